@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { GraphQLError } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { type AuthSettings, bearerCredential, resolveCredential } from './auth/tokens.ts';
+import { type Clock, createContext, type RequestSettings } from './context.ts';
+import type { Database } from './db/client.ts';
+import { AppError, unauthenticated } from './errors.ts';
+import { healthHandler, readyHandler } from './http/health.ts';
+import { requestScope } from './logger.ts';
+import { schema } from './schema.ts';
+
+export type AppDeps = {
+  database: Database;
+  auth: AuthSettings;
+  settings: RequestSettings;
+  clock: Clock;
+  log: Logger;
+  /** GraphiQL and introspection are off in production. */
+  production: boolean;
+};
+
+export type App = {
+  server: Server;
+  /** Stops accepting connections, lets requests in flight finish, then resolves. */
+  close(): Promise<void>;
+};
+
+/** Whether an error is one we meant to show the caller (anything else is masked). */
+function isIntended(error: unknown): boolean {
+  if (error instanceof AppError) return true;
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    if (!original) return true; // syntax, validation and variable errors from graphql itself
+    return isIntended(original);
+  }
+  return false;
+}
+
+export function createApp(deps: AppDeps): App {
+  const { log } = deps;
+  const yoga = createYoga({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: deps.production ? false : { title: 'Meterline' },
+    logging: {
+      debug: (...args) => log.debug(args.join(' ')),
+      info: (...args) => log.info(args.join(' ')),
+      warn: (...args) => log.warn(args.join(' ')),
+      error: (...args) => log.error(args.join(' ')),
+    },
+    maskedErrors: {
+      maskError(error) {
+        if (isIntended(error)) return error as Error;
+        const requestId = requestScope.getStore()?.requestId;
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        log.error({ err: original }, 'unexpected error');
+        return new GraphQLError(
+          `Unexpected error. Quote request id ${requestId ?? 'unknown'} when reporting it.`,
+          {
+            path: error instanceof GraphQLError ? error.path : undefined,
+            extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
+          },
+        );
+      },
+    },
+    context: async ({ request }) => {
+      console.log('CTX start');
+      const credential =
+        bearerCredential(request.headers.get('authorization')) ??
+        request.headers.get('x-api-key') ??
+        undefined;
+      const resolved = await resolveCredential(credential, deps.auth);
+      if (resolved.ok === false) throw unauthenticated(resolved.reason);
+      if (resolved.ok === 'apiKey') throw unauthenticated('API keys are not accepted by this server yet.');
+      console.log('CTX resolved', resolved);
+      return createContext({
+        principal: resolved.principal,
+        db: deps.database.db,
+        clock: deps.clock,
+        settings: deps.settings,
+        requestId: requestScope.getStore()?.requestId ?? randomUUID(),
+        log,
+      });
+    },
+  });
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+    '/health': healthHandler(),
+    '/ready': readyHandler(deps.database),
+  };
+
+  const server = createServer((req, res) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    requestScope.run({ requestId }, () => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const route = routes[path];
+      const handle = route ? route(req, res) : yoga(req, res);
+      Promise.resolve(handle).catch((error: unknown) => {
+        log.error({ err: error }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal error', requestId }));
+      });
+    });
+  });
+
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

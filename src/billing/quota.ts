@@ -1,0 +1,104 @@
+/**
+ * Real-time quota decision: may an org consume `quantity` more units of a metric now?
+ * Checks, in order: unlimited, the hard limit (a wall), the org's overage budget, then reports
+ * whether the consumption is overage or within the included amount.
+ */
+import { BillingRuleError } from './billing-rule-error.ts';
+import type { Entitlement } from './entitlements.ts';
+import { type Amount, Dec } from './money.ts';
+import { computeOverageLine, overageThreshold } from './overage.ts';
+
+export type QuotaReason = 'WITHIN_INCLUDED' | 'OVERAGE' | 'UNLIMITED' | 'HARD_LIMIT' | 'BUDGET_CAP';
+
+/**
+ * The org's monthly overage budget (across all metrics), in `currency` major units.
+ * `overageCostSoFar` is the period's overage total so far, all metrics, as invoiced: the sum of
+ * rounded lines (`summarizeOverages().total`), including this metric's current line.
+ */
+export type OverageBudget = {
+  cap: Amount;
+  action: 'BLOCK' | 'ALERT';
+  overageCostSoFar: Amount;
+  currency: string;
+};
+
+export type QuotaDecision = {
+  allowed: boolean;
+  reason: QuotaReason;
+  /** used + quantity when allowed, else used. */
+  usedAfter: bigint;
+  /** hardLimit ?? included; null when unlimited. */
+  limit: bigint | null;
+  /** max(0, limit - usedAfter); null when unlimited. */
+  remaining: bigint | null;
+  /** The consumption takes the overage total past the budget cap (denied under BLOCK, alert under ALERT). */
+  budgetExceeded: boolean;
+};
+
+export function decideQuota(input: {
+  entitlement: Entitlement;
+  used: bigint;
+  quantity: bigint;
+  budget?: OverageBudget | null;
+  /** `ENABLE_OVERAGE_BILLING`; when false overage costs nothing, so no budget can be exceeded. */
+  billingEnabled?: boolean;
+}): QuotaDecision {
+  const { entitlement: e, used, quantity, budget = null, billingEnabled = true } = input;
+  assertCount(used, 'used');
+  assertCount(quantity, 'quantity');
+  if (e.included === null) {
+    return {
+      allowed: true,
+      reason: 'UNLIMITED',
+      usedAfter: used + quantity,
+      limit: null,
+      remaining: null,
+      budgetExceeded: false,
+    };
+  }
+
+  const limit = e.hardLimit ?? e.included;
+  const decide = (allowed: boolean, reason: QuotaReason, budgetExceeded = false): QuotaDecision => {
+    const usedAfter = allowed ? used + quantity : used;
+    const remaining = limit > usedAfter ? limit - usedAfter : 0n;
+    return { allowed, reason, usedAfter, limit, remaining, budgetExceeded };
+  };
+
+  if (e.hardLimit !== null && used + quantity > e.hardLimit) return decide(false, 'HARD_LIMIT');
+
+  const budgetExceeded = budget !== null && exceedsBudget(e, used, quantity, budget, billingEnabled);
+  if (budgetExceeded && budget?.action === 'BLOCK') return decide(false, 'BUDGET_CAP', true);
+
+  const threshold = overageThreshold(e) ?? e.included;
+  return decide(true, used + quantity > threshold ? 'OVERAGE' : 'WITHIN_INCLUDED', budgetExceeded);
+}
+
+/**
+ * Whether consuming takes the invoiced overage total past the cap. Compared on rounded lines, as
+ * invoiced: projected = soFar - line(used) + line(used + quantity). A consumption that adds no
+ * overage cost is never over budget, even when the total already is (e.g. the cap was lowered).
+ */
+function exceedsBudget(
+  e: Entitlement,
+  used: bigint,
+  quantity: bigint,
+  budget: OverageBudget,
+  billingEnabled: boolean,
+): boolean {
+  const line = (units: bigint) =>
+    computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
+  const now = line(used);
+  const after = line(used + quantity);
+  if (!after.cost.greaterThan(now.cost)) return false;
+  const projected = new Dec(budget.overageCostSoFar).minus(now.costRounded).plus(after.costRounded);
+  return projected.greaterThan(budget.cap);
+}
+
+function assertCount(n: bigint, field: string): void {
+  if (typeof n !== 'bigint' || n < 0n) {
+    throw new BillingRuleError(
+      'INVALID_QUANTITY',
+      `${field} must be a whole number of at least 0, got ${String(n)}`,
+    );
+  }
+}

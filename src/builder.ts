@@ -1,0 +1,71 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
+import ValidationPlugin from '@pothos/plugin-validation';
+import type { Decimal } from 'decimal.js';
+import type { OrgRole } from './auth/roles.ts';
+import type { Context } from './context.ts';
+import { AppError, forbidden, unauthenticated } from './errors.ts';
+
+/**
+ * The one Pothos builder: context, auth scopes, scalars and plugins. No types are defined here;
+ * each domain module adds its own in its graphql.ts.
+ */
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    Decimal: { Input: Decimal; Output: Decimal };
+    SafeInt: { Input: bigint; Output: bigint | number };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  AuthScopes: {
+    authenticated: boolean;
+    platformAdmin: boolean;
+    service: boolean;
+    /** A member of the org with at least the given role (platform admins pass). */
+    orgRole: { orgId: string; atLeast: OrgRole };
+  };
+}>({
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin, DataloaderPlugin, ValidationPlugin],
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesQueryOptions: false,
+  },
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      authenticated: ctx.principal.kind !== 'anonymous',
+      platformAdmin: ctx.principal.kind === 'user' && ctx.principal.isPlatformAdmin,
+      service: ctx.principal.kind === 'service',
+      orgRole: ({ orgId, atLeast }) => ctx.access.hasOrgRole(orgId, atLeast),
+    }),
+    unauthorizedError: (_parent, ctx) =>
+      ctx.principal.kind === 'anonymous'
+        ? unauthenticated()
+        : forbidden('You are not allowed to do this: it needs a platform admin or a higher org role.'),
+  },
+  validation: {
+    validationError: (result) =>
+      new AppError(
+        'BAD_USER_INPUT',
+        result.issues
+          .map((i) => {
+            const path = (i.path ?? [])
+              .map((p) => (typeof p === 'object' && p !== null && 'key' in p ? p.key : p))
+              .join('.');
+            return path ? `${path}: ${i.message}` : i.message;
+          })
+          .join('; '),
+      ),
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * The process configuration, parsed and validated once at start-up. A wrong value stops the
+ * process with a message naming the variable and what it expects.
+ */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const url = (protocols: string[]) =>
+  optionalString.refine(
+    (v) => v === undefined || protocols.some((p) => v.startsWith(`${p}:`)),
+    `expected a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+  );
+
+const envSchema = z.object({
+  PORT: z.coerce
+    .number({ message: 'expected a port number' })
+    .int('expected an integer port')
+    .min(0, 'expected a port between 0 and 65535')
+    .max(65535, 'expected a port between 0 and 65535')
+    .default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  DATA_DIR: z.string().min(1).default('.data'),
+  JWT_SECRET: optionalString.refine(
+    (v) => v === undefined || v.length >= 32,
+    'expected at least 32 characters (HS256 secret)',
+  ),
+  ADMIN_USER_IDS: commaList.default([]),
+  SERVICE_TOKEN: commaList.default([]),
+  REDIS_URL: url(['redis', 'rediss']),
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_API_URL: url(['http', 'https']),
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  ENABLE_OVERAGE_BILLING: booleanFlag.default(true),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Load the demo data set on an empty database. Default: on in the embedded development mode. */
+  DEMO_DATA: booleanFlag.optional(),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Undefined until resolved: the embedded development mode makes one (see dev-secret.ts). */
+  jwtSecret: string | undefined;
+  adminUserIds: string[];
+  serviceTokens: string[];
+  redisUrl: string | undefined;
+  stripeSecretKey: string | undefined;
+  stripeApiUrl: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  enableOverageBilling: boolean;
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: string;
+  demoData: boolean;
+  embedded: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const got = env[name];
+        return `${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const embedded = e.DATABASE_URL === undefined;
+  if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
+    throw new ConfigError(['JWT_SECRET: required when NODE_ENV=production (at least 32 characters)']);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    jwtSecret: e.JWT_SECRET,
+    adminUserIds: e.ADMIN_USER_IDS,
+    serviceTokens: e.SERVICE_TOKEN,
+    redisUrl: e.REDIS_URL,
+    stripeSecretKey: e.STRIPE_SECRET_KEY,
+    stripeApiUrl: e.STRIPE_API_URL,
+    stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
+    enableOverageBilling: e.ENABLE_OVERAGE_BILLING,
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    demoData: e.DEMO_DATA ?? (embedded && e.JWT_SECRET === undefined && e.NODE_ENV === 'development'),
+    embedded,
+  };
+}

@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+import type { Principal } from './auth/principal.ts';
+import { type OrgRole, roleAtLeast } from './auth/roles.ts';
+import type { Db } from './db/client.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
+
+/** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
+export type RequestSettings = {
+  enableOverageBilling: boolean;
+};
+
+export type Clock = () => Date;
+
+export type Context = {
+  principal: Principal;
+  db: Db;
+  clock: Clock;
+  loaders: Loaders;
+  access: Access;
+  settings: RequestSettings;
+  requestId: string;
+  log: Logger;
+};
+
+/**
+ * What the caller may see and do in an org. Memberships of a user are read once per request.
+ * Another org's data is answered as null / NOT_FOUND, never FORBIDDEN.
+ */
+export type Access = {
+  canReadOrg(orgId: string): Promise<boolean>;
+  hasOrgRole(orgId: string, atLeast: OrgRole): Promise<boolean>;
+};
+
+export function createAccess(principal: Principal, loaders: Loaders): Access {
+  const roleIn = async (orgId: string): Promise<OrgRole | undefined> => {
+    if (principal.kind !== 'user') return undefined;
+    const memberships = await loaders.membershipsByUser.load(principal.userId);
+    return memberships.find((m) => m.orgId === orgId)?.role;
+  };
+  return {
+    async canReadOrg(orgId) {
+      switch (principal.kind) {
+        case 'anonymous':
+          return false;
+        case 'service':
+          return true;
+        case 'apiKey':
+          return principal.orgId === orgId;
+        case 'user':
+          return principal.isPlatformAdmin || (await roleIn(orgId)) !== undefined;
+      }
+    },
+    async hasOrgRole(orgId, atLeast) {
+      if (principal.kind !== 'user') return false;
+      if (principal.isPlatformAdmin) return true;
+      const role = await roleIn(orgId);
+      return role !== undefined && roleAtLeast(role, atLeast);
+    },
+  };
+}
+
+export type ContextInput = {
+  principal: Principal;
+  db: Db;
+  clock: Clock;
+  settings: RequestSettings;
+  requestId: string;
+  log: Logger;
+};
+
+export function createContext(input: ContextInput): Context {
+  const loaders = createLoaders(input.db);
+  return { ...input, loaders, access: createAccess(input.principal, loaders) };
+}

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+/** A database handle or a transaction: repositories take either. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export type Database = {
+  kind: DatabaseKind;
+  db: Db;
+  /** A short description for logs, without credentials. */
+  describe: string;
+  /** The connection URL (postgres only). */
+  url?: string;
+  close(): Promise<void>;
+};
+
+export type OpenDatabaseOptions = {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  /** Max connections in the postgres.js pool. */
+  poolSize?: number;
+  /** Called for every SQL statement (tests count them). */
+  onQuery?: (sql: string) => void;
+};
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const logger = options.onQuery ? { logQuery: (q: string) => options.onQuery?.(q) } : undefined;
+  if (options.databaseUrl) {
+    const client = postgres(options.databaseUrl, {
+      max: options.poolSize ?? 10,
+      onnotice: () => {},
+      // bigint columns arrive as strings and are turned into bigint by drizzle.
+      connection: { application_name: 'meterline' },
+    });
+    const db = drizzlePostgres({ client, schema, logger }) as unknown as Db;
+    const url = new URL(options.databaseUrl);
+    return {
+      kind: 'postgres',
+      db,
+      describe: `postgres://${url.host}${url.pathname}`,
+      url: options.databaseUrl,
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  // PGlite corrupts a directory that two processes write: refuse a second opener clearly.
+  const lock = acquireDataDirLock(options.dataDir);
+  try {
+    const client = await PGlite.create({ dataDir: options.dataDir });
+    const db = drizzlePglite({ client, schema, logger }) as unknown as Db;
+    return {
+      kind: 'pglite',
+      db,
+      describe: `embedded PGlite in ${options.dataDir}`,
+      close: async () => {
+        try {
+          await client.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** An in-memory PGlite database (tests): no data directory, no lock. */
+export async function openMemoryDatabase(onQuery?: (sql: string) => void): Promise<Database> {
+  const client = await PGlite.create();
+  const logger = onQuery ? { logQuery: (q: string) => onQuery(q) } : undefined;
+  return {
+    kind: 'pglite',
+    db: drizzlePglite({ client, schema, logger }) as unknown as Db,
+    describe: 'in-memory PGlite',
+    close: () => client.close(),
+  };
+}

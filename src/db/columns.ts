@@ -1,0 +1,10 @@
+import { bigint, numeric, timestamp } from 'drizzle-orm/pg-core';
+
+/** A point in time, stored as timestamptz, read as a JS Date (millisecond precision). */
+export const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** A quantity of a metric: an exact integer, read as a bigint. */
+export const quantity = (name: string) => bigint(name, { mode: 'bigint' });
+
+/** An exact decimal amount of money or price (no scale limit), read as a string and parsed with `Dec`. */
+export const decimalAmount = (name: string) => numeric(name);

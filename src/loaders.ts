@@ -1,0 +1,98 @@
+import DataLoader from 'dataloader';
+import { type OverageRow, overagesForPeriods } from './billing/repository.ts';
+import type { Db } from './db/client.ts';
+import {
+  type EntitlementOverrideRow,
+  type MembershipRow,
+  membershipsByOrgIds,
+  membershipsByUserIds,
+  type OrgRow,
+  orgsByIds,
+  overridesByOrgIds,
+} from './orgs/repository.ts';
+import {
+  entitlementsByPlanIds,
+  listMetrics,
+  type MetricRow,
+  type PlanEntitlementRow,
+  type PlanRow,
+  plansByIds,
+} from './plans/repository.ts';
+import { countersForPeriods, type UsageCounterRow } from './usage/repository.ts';
+
+/** An org and the start of one of its billing periods. */
+export type OrgPeriodKey = { orgId: string; periodStart: Date };
+
+const orgPeriodKey = (k: OrgPeriodKey) => `${k.orgId}@${k.periodStart.toISOString()}`;
+
+function groupBy<K, R>(
+  keys: readonly K[],
+  rows: readonly R[],
+  keyOf: (r: R) => string,
+  keyStr: (k: K) => string,
+) {
+  const byKey = new Map<string, R[]>();
+  for (const row of rows) {
+    const k = keyOf(row);
+    const list = byKey.get(k);
+    if (list) list.push(row);
+    else byKey.set(k, [row]);
+  }
+  return keys.map((k) => byKey.get(keyStr(k)) ?? []);
+}
+
+function byId<R>(ids: readonly string[], rows: readonly R[], idOf: (r: R) => string): (R | null)[] {
+  const map = new Map(rows.map((r) => [idOf(r), r]));
+  return ids.map((id) => map.get(id) ?? null);
+}
+
+function orgPeriodLoader<R extends { orgId: string; periodStart: Date }>(
+  fetch: (params: { orgIds: string[]; periodStarts: Date[] }) => Promise<R[]>,
+) {
+  return new DataLoader<OrgPeriodKey, R[], string>(
+    async (keys) => {
+      const orgIds = [...new Set(keys.map((k) => k.orgId))];
+      const starts = [...new Map(keys.map((k) => [k.periodStart.getTime(), k.periodStart])).values()];
+      const rows = await fetch({ orgIds, periodStarts: starts });
+      return groupBy(keys, rows, orgPeriodKey, orgPeriodKey);
+    },
+    { cacheKeyFn: orgPeriodKey },
+  );
+}
+
+/**
+ * Per-request batch loaders: whatever number of orgs a query touches, each kind of row is read
+ * with one SQL statement per batch.
+ */
+export function createLoaders(db: Db) {
+  let metrics: Promise<MetricRow[]> | undefined;
+  return {
+    org: new DataLoader<string, OrgRow | null>(async (ids) =>
+      byId(ids, await orgsByIds(db, ids), (r) => r.id),
+    ),
+    plan: new DataLoader<string, PlanRow | null>(async (ids) =>
+      byId(ids, await plansByIds(db, ids), (r) => r.id),
+    ),
+    entitlementsByPlan: new DataLoader<string, PlanEntitlementRow[]>(async (ids) =>
+      groupBy(ids, await entitlementsByPlanIds(db, ids), (r) => r.planId, String),
+    ),
+    overridesByOrg: new DataLoader<string, EntitlementOverrideRow[]>(async (ids) =>
+      groupBy(ids, await overridesByOrgIds(db, ids), (r) => r.orgId, String),
+    ),
+    membershipsByUser: new DataLoader<string, MembershipRow[]>(async (ids) =>
+      groupBy(ids, await membershipsByUserIds(db, ids), (r) => r.userId, String),
+    ),
+    membershipsByOrg: new DataLoader<string, MembershipRow[]>(async (ids) =>
+      groupBy(ids, await membershipsByOrgIds(db, ids), (r) => r.orgId, String),
+    ),
+    counters: orgPeriodLoader<UsageCounterRow>((p) => countersForPeriods(db, p)),
+    overages: orgPeriodLoader<OverageRow>((p) => overagesForPeriods(db, p)),
+    /** All metrics, read once per request. */
+    metrics(): Promise<MetricRow[]> {
+      metrics ??= listMetrics(db);
+      return metrics;
+    },
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

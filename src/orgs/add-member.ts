@@ -1,0 +1,26 @@
+import type { OrgRole } from '../auth/roles.ts';
+import type { Context } from '../context.ts';
+import { badInput, forbidden } from '../errors.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { ensureUser, type MembershipRow, upsertMembership } from './repository.ts';
+
+/**
+ * Adds a member to an org or changes their role. Only an OWNER (or a platform admin) may make
+ * someone OWNER; ADMINs may add VIEWER, MEMBER and ADMIN.
+ */
+export async function addMember(
+  ctx: Pick<Context, 'db' | 'access'>,
+  params: { orgId: string; userId: string; role: OrgRole },
+): Promise<Result<MembershipRow>> {
+  const userId = params.userId.trim();
+  if (userId.length === 0 || userId.length > 200)
+    return fail(badInput('userId must be 1 to 200 characters.'));
+  if (params.role === 'OWNER' && !(await ctx.access.hasOrgRole(params.orgId, 'OWNER'))) {
+    return fail(forbidden('Only an OWNER of the org can add another OWNER.'));
+  }
+  const membership = await ctx.db.transaction(async (tx) => {
+    await ensureUser(tx, userId);
+    return upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
+  });
+  return ok(membership);
+}

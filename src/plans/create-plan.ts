@@ -1,0 +1,171 @@
+import type { Amount } from '../billing/money.ts';
+import { currencyExponent, formatAmount } from '../billing/money.ts';
+import { type OveragePrice, validateOveragePrice } from '../billing/pricing.ts';
+import type { Db } from '../db/client.ts';
+import { badInput, conflict } from '../errors.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { insertPlan, listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';
+
+export type OveragePriceInput = {
+  model: 'PER_UNIT' | 'GRADUATED' | 'PACKAGE';
+  unitPrice?: Amount | null;
+  packageSize?: bigint | null;
+  packagePrice?: Amount | null;
+  tiers?: { upTo?: bigint | null; unitPrice: Amount }[] | null;
+};
+
+export type EntitlementInput = {
+  metric: string;
+  included?: bigint | null;
+  softLimit?: bigint | null;
+  hardLimit?: bigint | null;
+  overage?: OveragePriceInput | null;
+};
+
+export type CreatePlanInput = {
+  code: string;
+  name: string;
+  basePrice: Amount;
+  currency?: string | null;
+  entitlements: EntitlementInput[];
+  rateLimitPerMinute?: number | null;
+};
+
+const PLAN_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Checks a plan's limits and price for one metric; returns the row to store or why not. */
+export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewPlanEntitlement> {
+  const included = e.included ?? null;
+  const softLimit = e.softLimit ?? null;
+  const hardLimit = e.hardLimit ?? null;
+  for (const [name, value] of [
+    ['included', included],
+    ['softLimit', softLimit],
+    ['hardLimit', hardLimit],
+  ] as const) {
+    if (value !== null && value < 0n)
+      return fail(badInput(`${path}.${name} must be 0 or more, got ${value}.`));
+  }
+  if (hardLimit !== null && included !== null && hardLimit < included) {
+    return fail(badInput(`${path}.hardLimit (${hardLimit}) must be at least included (${included}).`));
+  }
+  if (softLimit !== null && hardLimit !== null && softLimit > hardLimit) {
+    return fail(badInput(`${path}.softLimit (${softLimit}) must not be above hardLimit (${hardLimit}).`));
+  }
+  if (included === null && (softLimit !== null || hardLimit !== null || e.overage)) {
+    return fail(
+      badInput(
+        `${path}: included is null (unlimited), so softLimit, hardLimit and overage must be left out.`,
+      ),
+    );
+  }
+  let price: OveragePrice | null = null;
+  if (e.overage) {
+    const checked = checkOveragePrice(e.overage, `${path}.overage`);
+    if (!checked.ok) return checked;
+    price = checked.value;
+  }
+  return ok({
+    metricKey: e.metric,
+    included,
+    softLimit,
+    hardLimit,
+    overageModel: price?.model ?? null,
+    unitPrice: price?.model === 'PER_UNIT' ? formatAmount(price.unitPrice) : null,
+    packageSize: price?.model === 'PACKAGE' ? price.packageSize : null,
+    packagePrice: price?.model === 'PACKAGE' ? formatAmount(price.packagePrice) : null,
+    tiers:
+      price?.model === 'GRADUATED'
+        ? price.tiers.map((t) => ({
+            upTo: t.upTo === null ? null : t.upTo.toString(),
+            unitPrice: formatAmount(t.unitPrice),
+          }))
+        : null,
+  });
+}
+
+function checkOveragePrice(input: OveragePriceInput, path: string): Result<OveragePrice> {
+  const missing = (field: string) =>
+    fail<OveragePrice>(badInput(`${path}.${field} is required for ${input.model}.`));
+  let price: OveragePrice;
+  switch (input.model) {
+    case 'PER_UNIT':
+      if (!input.unitPrice) return missing('unitPrice');
+      price = { model: 'PER_UNIT', unitPrice: input.unitPrice };
+      break;
+    case 'PACKAGE':
+      if (input.packageSize == null) return missing('packageSize');
+      if (!input.packagePrice) return missing('packagePrice');
+      price = { model: 'PACKAGE', packageSize: input.packageSize, packagePrice: input.packagePrice };
+      break;
+    case 'GRADUATED':
+      if (!input.tiers || input.tiers.length === 0) return missing('tiers');
+      price = {
+        model: 'GRADUATED',
+        tiers: input.tiers.map((t) => ({ upTo: t.upTo ?? null, unitPrice: t.unitPrice })),
+      };
+      break;
+  }
+  try {
+    return ok(validateOveragePrice(price));
+  } catch (error) {
+    return fail(badInput(`${path}: ${(error as Error).message}`));
+  }
+}
+
+/** Creates a plan (platform admin). The code is unique; every metric must be known. */
+export async function createPlan(db: Db, input: CreatePlanInput): Promise<Result<PlanRow>> {
+  const code = input.code.trim();
+  if (!PLAN_CODE.test(code)) {
+    return fail(
+      badInput('code must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit.'),
+    );
+  }
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 200) return fail(badInput('name must be 1 to 200 characters.'));
+  if (input.basePrice.isNegative()) return fail(badInput('basePrice must be 0 or more.'));
+  const currency = (input.currency ?? 'USD').toUpperCase();
+  try {
+    currencyExponent(currency);
+  } catch {
+    return fail(
+      badInput(`currency must be an ISO 4217 code such as USD, got ${JSON.stringify(input.currency)}.`),
+    );
+  }
+  if (input.rateLimitPerMinute != null && input.rateLimitPerMinute < 1) {
+    return fail(badInput('rateLimitPerMinute must be 1 or more (leave it out for no limit).'));
+  }
+  const known = new Set((await listMetrics(db)).map((m) => m.key));
+  const seen = new Set<string>();
+  const rows: NewPlanEntitlement[] = [];
+  for (const [i, e] of input.entitlements.entries()) {
+    const path = `entitlements[${i}]`;
+    if (!known.has(e.metric)) {
+      return fail(
+        badInput(
+          `${path}.metric: unknown metric ${JSON.stringify(e.metric)}; known: ${[...known].join(', ')}.`,
+        ),
+      );
+    }
+    if (seen.has(e.metric)) return fail(badInput(`${path}.metric: ${e.metric} is listed twice.`));
+    seen.add(e.metric);
+    const row = entitlementRowOf(e, path);
+    if (!row.ok) return row;
+    rows.push(row.value);
+  }
+  const plan = await db.transaction((tx) =>
+    insertPlan(
+      tx,
+      {
+        code,
+        name,
+        basePrice: formatAmount(input.basePrice),
+        currency,
+        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+      },
+      rows,
+    ),
+  );
+  if (!plan) return fail(conflict(`A plan with code ${JSON.stringify(code)} already exists.`));
+  return ok(plan);
+}

@@ -1,0 +1,47 @@
+import { Dec } from '../billing/money.ts';
+import { type Entitlement, effectiveEntitlement } from '../billing/overage.ts';
+import type { OveragePrice } from '../billing/pricing.ts';
+import type { EntitlementOverrideRow } from '../orgs/repository.ts';
+import type { PlanEntitlementRow } from './repository.ts';
+
+/** The overage price stored on a plan entitlement row, as the billing core's value. */
+export function overagePriceOf(row: PlanEntitlementRow): OveragePrice | null {
+  switch (row.overageModel) {
+    case null:
+      return null;
+    case 'PER_UNIT':
+      return { model: 'PER_UNIT', unitPrice: new Dec(row.unitPrice ?? '0') };
+    case 'PACKAGE':
+      return {
+        model: 'PACKAGE',
+        packageSize: row.packageSize ?? 1n,
+        packagePrice: new Dec(row.packagePrice ?? '0'),
+      };
+    case 'GRADUATED':
+      return {
+        model: 'GRADUATED',
+        tiers: (row.tiers ?? []).map((t) => ({
+          upTo: t.upTo === null ? null : BigInt(t.upTo),
+          unitPrice: new Dec(t.unitPrice),
+        })),
+      };
+  }
+}
+
+/** A plan's entitlement row as the billing core's value. */
+export function planEntitlementOf(row: PlanEntitlementRow): Entitlement {
+  return {
+    included: row.included,
+    softLimit: row.softLimit,
+    hardLimit: row.hardLimit,
+    overagePrice: overagePriceOf(row),
+  };
+}
+
+/** The entitlement in force for an org: its override, where it has one, over the plan's. */
+export function orgEntitlementOf(
+  row: PlanEntitlementRow,
+  override: EntitlementOverrideRow | undefined,
+): Entitlement {
+  return effectiveEntitlement(planEntitlementOf(row), override ?? null);
+}

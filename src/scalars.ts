@@ -1,0 +1,91 @@
+import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
+import { type Amount, Dec, formatAmount, parseAmount } from './billing/money.ts';
+import { builder } from './builder.ts';
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function badValue(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+/** RFC 3339 instants; always written in UTC (`...Z`). */
+builder.scalarType('DateTime', {
+  description: 'An instant, RFC 3339 (e.g. 2026-11-01T00:00:00Z); always answered in UTC.',
+  serialize: (value) => {
+    const date = value instanceof Date ? value : new Date(value as string);
+    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
+    return date.toISOString();
+  },
+  parseValue: (value) => parseDateTime(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw badValue('DateTime must be an RFC 3339 string');
+    return parseDateTime(ast.value);
+  },
+});
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value !== 'string' || !RFC3339.test(value)) {
+    throw badValue(
+      `DateTime must be an RFC 3339 string such as 2026-11-01T00:00:00Z, got ${JSON.stringify(value)}`,
+    );
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw badValue(`DateTime ${JSON.stringify(value)} is not a valid instant`);
+  return date;
+}
+
+/** Exact decimals travel as JSON strings so no float ever touches an amount. */
+builder.scalarType('Decimal', {
+  description: 'An exact decimal number as a JSON string, e.g. "0.0001". Never a float.',
+  serialize: (value) => formatAmount(value instanceof Dec ? value : new Dec(value as Amount)),
+  parseValue: (value) => parseDecimal(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw badValue('Decimal must be a string such as "0.0001" (not a number)');
+    return parseDecimal(ast.value);
+  },
+});
+
+function parseDecimal(value: unknown): Amount {
+  if (typeof value !== 'string') {
+    throw badValue(`Decimal must be a string such as "0.0001" (not a number), got ${JSON.stringify(value)}`);
+  }
+  try {
+    return parseAmount(value);
+  } catch {
+    throw badValue(
+      `Decimal must be a plain decimal such as "49.00" or "0.0001", got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+/** Integers up to 2^53-1, exact; read as bigint inside the server. */
+builder.scalarType('SafeInt', {
+  description: 'An integer between -(2^53-1) and 2^53-1.',
+  serialize: (value) => {
+    const big = typeof value === 'bigint' ? value : BigInt(value as number);
+    if (big > MAX_SAFE || big < -MAX_SAFE) throw new GraphQLError(`SafeInt cannot represent ${big}`);
+    return Number(big);
+  },
+  parseValue: (value) => parseSafeInt(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT) throw badValue('SafeInt must be an integer');
+    return parseSafeInt(Number(ast.value), ast.value);
+  },
+});
+
+function parseSafeInt(value: unknown, literal?: string): bigint {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw badValue(`SafeInt must be an integer up to 2^53-1, got ${literal ?? JSON.stringify(value)}`);
+  }
+  return BigInt(value);
+}
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
+});

@@ -1,0 +1,95 @@
+import type { Entitlement } from '../billing/entitlements.ts';
+import { type Amount, Dec, type Money } from '../billing/money.ts';
+import { computeOverageLine, type OverageLine } from '../billing/overage.ts';
+import type { BillingPeriod } from '../billing/periods.ts';
+import type { EntitlementOverrideRow } from '../orgs/repository.ts';
+import { orgEntitlementOf } from '../plans/entitlement.ts';
+import type { MetricRow, PlanEntitlementRow, PlanRow } from '../plans/repository.ts';
+import type { UsageCounterRow } from './repository.ts';
+
+/** Everything needed to meter one org in one period, as read from the database. */
+export type OrgMeterInputs = {
+  plan: PlanRow;
+  entitlements: readonly PlanEntitlementRow[];
+  overrides: readonly EntitlementOverrideRow[];
+  /** The org's counters for the period. */
+  counters: readonly UsageCounterRow[];
+  metrics: readonly MetricRow[];
+};
+
+/** One metric of one org in one period: usage against the entitlement, and its overage. */
+export type Meter = {
+  metric: MetricRow;
+  entitlement: Entitlement;
+  used: bigint;
+  /** hardLimit ?? included; null when unlimited. */
+  limit: bigint | null;
+  remaining: bigint | null;
+  /** used / included, in percent (a ratio for display, not money); null when unlimited or nothing included. */
+  percentUsed: number | null;
+  blocked: boolean;
+  line: OverageLine;
+  overageCost: Money;
+  period: BillingPeriod;
+};
+
+/** A plan that does not list a metric grants none of it: usage is counted and denied, never billed. */
+const NOT_ENTITLED: Entitlement = { included: 0n, softLimit: null, hardLimit: 0n, overagePrice: null };
+
+export function meterMetric(params: {
+  metric: MetricRow;
+  entitlement: Entitlement;
+  used: bigint;
+  period: BillingPeriod;
+  currency: string;
+  billingEnabled: boolean;
+}): Meter {
+  const { entitlement: e, used } = params;
+  const line = computeOverageLine({
+    used,
+    entitlement: e,
+    currency: params.currency,
+    billingEnabled: params.billingEnabled,
+  });
+  const limit = e.included === null ? null : (e.hardLimit ?? e.included);
+  return {
+    metric: params.metric,
+    entitlement: e,
+    used,
+    limit,
+    remaining: limit === null ? null : limit > used ? limit - used : 0n,
+    percentUsed: e.included === null || e.included === 0n ? null : percentOf(used, e.included),
+    blocked: e.hardLimit !== null && used >= e.hardLimit,
+    line,
+    overageCost: { amount: line.cost, currency: line.currency },
+    period: params.period,
+  };
+}
+
+function percentOf(used: bigint, included: bigint): number {
+  const ratio: Amount = new Dec(used.toString()).div(included.toString()).times(100);
+  return ratio.toDecimalPlaces(2).toNumber();
+}
+
+/**
+ * Meters every metric the plan lists, plus any other metric with usage in the period.
+ * The effective entitlement is the org's override, where it has one, over the plan's.
+ */
+export function meterOrg(inputs: OrgMeterInputs, period: BillingPeriod, billingEnabled: boolean): Meter[] {
+  const usedBy = new Map(inputs.counters.map((c) => [c.metricKey, c.value]));
+  const overrideBy = new Map(inputs.overrides.map((o) => [o.metricKey, o]));
+  const entitlementBy = new Map(inputs.entitlements.map((e) => [e.metricKey, e]));
+  return inputs.metrics
+    .filter((m) => entitlementBy.has(m.key) || usedBy.has(m.key))
+    .map((metric) => {
+      const row = entitlementBy.get(metric.key);
+      return meterMetric({
+        metric,
+        entitlement: row ? orgEntitlementOf(row, overrideBy.get(metric.key)) : NOT_ENTITLED,
+        used: usedBy.get(metric.key) ?? 0n,
+        period,
+        currency: inputs.plan.currency,
+        billingEnabled,
+      });
+    });
+}

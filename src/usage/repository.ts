@@ -1,0 +1,146 @@
+import { and, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { rowsOf } from '../db/migrate.ts';
+import { usageCounters } from './tables.ts';
+
+export type UsageCounterRow = typeof usageCounters.$inferSelect;
+
+/** Counters of the given orgs in the given periods (the caller pairs them up). */
+export function countersForPeriods(
+  db: Db,
+  params: { orgIds: readonly string[]; periodStarts: readonly Date[] },
+): Promise<UsageCounterRow[]> {
+  if (params.orgIds.length === 0) return Promise.resolve([]);
+  return db
+    .select()
+    .from(usageCounters)
+    .where(
+      and(
+        inArray(usageCounters.orgId, [...params.orgIds]),
+        inArray(usageCounters.periodStart, [...params.periodStarts]),
+      ),
+    );
+}
+
+/** One usage event, ready to store: its period and local day already worked out by the caller. */
+export type PreparedUsageEvent = {
+  orgId: string;
+  eventId: string;
+  metricKey: string;
+  quantity: bigint;
+  occurredAt: Date;
+  periodStart: Date;
+  periodEnd: Date;
+  /** YYYY-MM-DD in the org's billing time zone. */
+  day: string;
+  /** `properties.endpoint`, or '' when the event has none. */
+  endpoint: string;
+  properties: Record<string, unknown> | null;
+};
+
+export type InsertedEvent = { orgId: string; eventId: string; metricKey: string; periodStart: Date };
+
+/**
+ * Stores events and moves every counter they count, in one statement: events whose
+ * (org, id) is already in the ledger are skipped (ON CONFLICT DO NOTHING), and only the rows
+ * actually inserted feed the period counters and the daily aggregates. A concurrent request
+ * with the same id waits on the unique index and then skips it, so an id counts once.
+ * Rows are sorted by key so concurrent batches lock in the same order (no deadlocks).
+ * Call it inside the caller's transaction.
+ */
+export async function insertEventsAndCount(
+  db: Db,
+  events: readonly PreparedUsageEvent[],
+): Promise<InsertedEvent[]> {
+  if (events.length === 0) return [];
+  const payload = JSON.stringify(
+    [...events]
+      .sort((a, b) => cmp(a.orgId, b.orgId) || cmp(a.eventId, b.eventId))
+      .map((e) => ({
+        org_id: e.orgId,
+        event_id: e.eventId,
+        metric_key: e.metricKey,
+        quantity: e.quantity.toString(),
+        occurred_at: e.occurredAt.toISOString(),
+        period_start: e.periodStart.toISOString(),
+        period_end: e.periodEnd.toISOString(),
+        day: e.day,
+        endpoint: e.endpoint,
+        properties: e.properties,
+      })),
+  );
+  const result = await db.execute(sql`
+    with input as (
+      select * from jsonb_to_recordset(${payload}::jsonb) as x(
+        org_id uuid, event_id text, metric_key text, quantity bigint, occurred_at timestamptz,
+        period_start timestamptz, period_end timestamptz, day date, endpoint text, properties jsonb)
+    ),
+    inserted as (
+      insert into usage_events (org_id, event_id, metric_key, quantity, occurred_at, period_start, properties)
+      select org_id, event_id, metric_key, quantity, occurred_at, period_start, properties from input
+      order by org_id, event_id
+      on conflict (org_id, event_id) do nothing
+      returning org_id, event_id, metric_key, quantity, occurred_at, period_start
+    ),
+    counted as (
+      select i.org_id, i.metric_key, i.period_start, max(x.period_end) as period_end, m.aggregation,
+        sum(i.quantity)::bigint as total, count(*)::bigint as events, max(i.quantity) as largest,
+        (array_agg(i.quantity order by i.occurred_at desc, i.event_id desc))[1] as latest_value,
+        max(i.occurred_at) as latest_at,
+        (array_agg(i.event_id order by i.occurred_at desc, i.event_id desc))[1] as latest_event_id
+      from inserted i
+      join input x on x.org_id = i.org_id and x.event_id = i.event_id
+      join metrics m on m.key = i.metric_key
+      group by i.org_id, i.metric_key, i.period_start, m.aggregation
+    ),
+    counters as (
+      insert into usage_counters as c (org_id, metric_key, period_start, period_end, value, latest_at,
+        latest_event_id, event_count, updated_at)
+      select org_id, metric_key, period_start, period_end,
+        case aggregation when 'SUM' then total when 'COUNT' then events when 'MAX' then largest
+          else latest_value end,
+        latest_at, latest_event_id, events, now()
+      from counted
+      order by org_id, metric_key, period_start
+      on conflict (org_id, metric_key, period_start) do update set
+        value = case (select aggregation from metrics where key = c.metric_key)
+          when 'SUM' then c.value + excluded.value
+          when 'COUNT' then c.value + excluded.value
+          when 'MAX' then greatest(c.value, excluded.value)
+          else case when (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+            then excluded.value else c.value end
+        end,
+        latest_at = greatest(c.latest_at, excluded.latest_at),
+        latest_event_id = case when (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+          then excluded.latest_event_id else c.latest_event_id end,
+        event_count = c.event_count + excluded.event_count,
+        updated_at = now()
+      returning 1
+    ),
+    daily as (
+      insert into usage_daily as d (org_id, metric_key, day, endpoint, quantity, event_count)
+      select x.org_id, x.metric_key, x.day, coalesce(x.endpoint, ''), sum(i.quantity)::bigint, count(*)::bigint
+      from inserted i join input x on x.org_id = i.org_id and x.event_id = i.event_id
+      group by x.org_id, x.metric_key, x.day, coalesce(x.endpoint, '')
+      order by 1, 2, 3, 4
+      on conflict (org_id, metric_key, day, endpoint) do update set
+        quantity = d.quantity + excluded.quantity, event_count = d.event_count + excluded.event_count
+      returning 1
+    )
+    select org_id, event_id, metric_key, period_start,
+      (select count(*) from counters) as counters, (select count(*) from daily) as days
+    from inserted
+  `);
+  return rowsOf<{ org_id: string; event_id: string; metric_key: string; period_start: string | Date }>(
+    result,
+  ).map((r) => ({
+    orgId: r.org_id,
+    eventId: r.event_id,
+    metricKey: r.metric_key,
+    periodStart: new Date(r.period_start),
+  }));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
