@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS and ESM builds; Node loads the CJS one for yoga and Pothos, so the code
+    // under test must get the same copy (one GraphQLError class, one GraphQLSchema realm).
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/scenarios/**/*.test.ts'],
     testTimeout: 30_000,

@@ -67,7 +67,6 @@ export function createApp(deps: AppDeps): App {
       },
     },
     context: async ({ request }) => {
-      console.log('CTX start');
       const credential =
         bearerCredential(request.headers.get('authorization')) ??
         request.headers.get('x-api-key') ??
@@ -75,7 +74,6 @@ export function createApp(deps: AppDeps): App {
       const resolved = await resolveCredential(credential, deps.auth);
       if (resolved.ok === false) throw unauthenticated(resolved.reason);
       if (resolved.ok === 'apiKey') throw unauthenticated('API keys are not accepted by this server yet.');
-      console.log('CTX resolved', resolved);
       return createContext({
         principal: resolved.principal,
         db: deps.database.db,
