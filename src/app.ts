@@ -3,11 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { type AuthSettings, bearerCredential, resolveCredential } from './auth/tokens.ts';
+import { type AuthSettings, requestCredential, resolveCredential } from './auth/tokens.ts';
 import { type Clock, createContext, type RequestSettings } from './context.ts';
 import type { Database } from './db/client.ts';
 import { AppError, unauthenticated } from './errors.ts';
 import { healthHandler, readyHandler } from './http/health.ts';
+import { createApiKeyGate } from './keys/request-gate.ts';
+import type { KeyServices } from './keys/services.ts';
 import { requestScope } from './logger.ts';
 import { schema } from './schema.ts';
 
@@ -17,6 +19,8 @@ export type AppDeps = {
   settings: RequestSettings;
   clock: Clock;
   log: Logger;
+  /** API-key rate limiter and last-use tracker (owned and closed by the caller). */
+  keys: KeyServices;
   /** GraphiQL and introspection are off in production. */
   production: boolean;
 };
@@ -40,8 +44,10 @@ function isIntended(error: unknown): boolean {
 
 export function createApp(deps: AppDeps): App {
   const { log } = deps;
+  const apiKeyGate = createApiKeyGate({ db: deps.database.db, keys: deps.keys, clock: deps.clock });
   const yoga = createYoga({
     schema,
+    plugins: [apiKeyGate.plugin],
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: deps.production ? false : { title: 'Meterline' },
@@ -67,20 +73,18 @@ export function createApp(deps: AppDeps): App {
       },
     },
     context: async ({ request }) => {
-      const credential =
-        bearerCredential(request.headers.get('authorization')) ??
-        request.headers.get('x-api-key') ??
-        undefined;
-      const resolved = await resolveCredential(credential, deps.auth);
+      const resolved = await resolveCredential(requestCredential(request.headers), deps.auth);
       if (resolved.ok === false) throw unauthenticated(resolved.reason);
-      if (resolved.ok === 'apiKey') throw unauthenticated('API keys are not accepted by this server yet.');
+      const principal =
+        resolved.ok === 'apiKey' ? await apiKeyGate.principalFor(request, resolved.key) : resolved.principal;
       return createContext({
-        principal: resolved.principal,
+        principal,
         db: deps.database.db,
         clock: deps.clock,
         settings: deps.settings,
         requestId: requestScope.getStore()?.requestId ?? randomUUID(),
         log,
+        keys: deps.keys,
       });
     },
   });

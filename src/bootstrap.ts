@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Clock } from './context.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
+import { createKeyServices, type KeyServices } from './keys/services.ts';
 import { ensureCatalog } from './plans/catalog.ts';
 
 export type Meterline = {
@@ -12,7 +13,9 @@ export type Meterline = {
   database: Database;
   jwtSecret: string;
   adminUserIds: string[];
-  /** Drains HTTP, then closes the database. */
+  /** API-key rate limiter and last-use tracker. */
+  keys: KeyServices;
+  /** Drains HTTP, flushes API-key last uses, then closes the database. */
   close(): Promise<void>;
 };
 
@@ -40,12 +43,17 @@ export async function startMeterline(
     await database.close();
     throw error;
   }
+  const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
   const app = createApp({
     database,
     auth: { jwtSecret, adminUserIds, serviceTokens: config.serviceTokens },
-    settings: { enableOverageBilling: config.enableOverageBilling },
+    settings: {
+      enableOverageBilling: config.enableOverageBilling,
+      usageLateWindowDays: config.usageLateWindowDays,
+    },
     clock: options.clock ?? (() => new Date()),
     log: options.log,
+    keys,
     production: config.nodeEnv === 'production',
   });
   return {
@@ -53,8 +61,11 @@ export async function startMeterline(
     database,
     jwtSecret,
     adminUserIds,
+    keys,
     async close() {
       await app.close();
+      // After the last request: every use it noted is written before the database closes.
+      await keys.close();
       await database.close();
     },
   };

@@ -5,6 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import ValidationPlugin from '@pothos/plugin-validation';
 import type { Decimal } from 'decimal.js';
+import type { ApiKeyScope } from './auth/principal.ts';
 import type { OrgRole } from './auth/roles.ts';
 import type { Context } from './context.ts';
 import { AppError, forbidden, unauthenticated } from './errors.ts';
@@ -29,6 +30,8 @@ export const builder = new SchemaBuilder<{
     service: boolean;
     /** A member of the org with at least the given role (platform admins pass). */
     orgRole: { orgId: string; atLeast: OrgRole };
+    /** An API key holding this scope (it acts in its own org only). */
+    apiKeyScope: ApiKeyScope;
   };
 }>({
   defaultFieldNullability: false,
@@ -45,6 +48,7 @@ export const builder = new SchemaBuilder<{
       platformAdmin: ctx.principal.kind === 'user' && ctx.principal.isPlatformAdmin,
       service: ctx.principal.kind === 'service',
       orgRole: ({ orgId, atLeast }) => ctx.access.hasOrgRole(orgId, atLeast),
+      apiKeyScope: (scope) => ctx.principal.kind === 'apiKey' && ctx.principal.scopes.includes(scope),
     }),
     unauthorizedError: (_parent, ctx) =>
       ctx.principal.kind === 'anonymous'

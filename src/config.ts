@@ -49,6 +49,13 @@ const envSchema = z.object({
   ENABLE_OVERAGE_BILLING: booleanFlag.default(true),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How old a usage event's timestamp may be, in days (events for closed periods are refused anyway). */
+  USAGE_LATE_WINDOW_DAYS: z.coerce
+    .number({ message: 'expected a number of days' })
+    .int('expected a whole number of days')
+    .min(0, 'expected 0 or more days')
+    .max(3650, 'expected at most 3650 days')
+    .default(35),
   /** Load the demo data set on an empty database. Default: on in the embedded development mode. */
   DEMO_DATA: booleanFlag.optional(),
 });
@@ -67,6 +74,7 @@ export type Config = {
   stripeApiUrl: string | undefined;
   stripeWebhookSecret: string | undefined;
   enableOverageBilling: boolean;
+  usageLateWindowDays: number;
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: string;
   demoData: boolean;
@@ -109,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stripeApiUrl: e.STRIPE_API_URL,
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
     enableOverageBilling: e.ENABLE_OVERAGE_BILLING,
+    usageLateWindowDays: e.USAGE_LATE_WINDOW_DAYS,
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     demoData: e.DEMO_DATA ?? (embedded && e.JWT_SECRET === undefined && e.NODE_ENV === 'development'),

@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.ts';
 import { type OrgRole, roleAtLeast } from './auth/roles.ts';
 import type { Db } from './db/client.ts';
+import type { KeyServices } from './keys/services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 /** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
 export type RequestSettings = {
   enableOverageBilling: boolean;
+  /** Oldest accepted usage event, in days before now. */
+  usageLateWindowDays: number;
 };
 
 export type Clock = () => Date;
@@ -20,6 +23,8 @@ export type Context = {
   settings: RequestSettings;
   requestId: string;
   log: Logger;
+  /** The process-wide API-key services: request-rate limiter and last-use tracker. */
+  keys: KeyServices;
 };
 
 /**
@@ -66,6 +71,7 @@ export type ContextInput = {
   settings: RequestSettings;
   requestId: string;
   log: Logger;
+  keys: KeyServices;
 };
 
 export function createContext(input: ContextInput): Context {

@@ -37,6 +37,14 @@ export function bearerCredential(header: string | null | undefined): string | un
   return match ? match[1] : undefined;
 }
 
+/**
+ * The credential a request carries: `Authorization: Bearer <x>`, else `X-API-Key: <key>`.
+ * One function, so the API-key gate and the context factory always agree on it.
+ */
+export function requestCredential(headers: { get(name: string): string | null }): string | undefined {
+  return bearerCredential(headers.get('authorization')) ?? (headers.get('x-api-key')?.trim() || undefined);
+}
+
 export type CredentialResult =
   | { ok: true; principal: Principal }
   | { ok: false; reason: string }

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.ts';
 import { builder } from '../builder.ts';
 import { MembershipRef } from './graphql.ts';
 
-const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
+export const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
   description: 'Who is calling: a user (with their memberships), an API key, a service or nobody.',
   fields: (t) => ({
     userId: t.string({ nullable: true, resolve: (p) => (p.kind === 'user' ? p.userId : null) }),

@@ -45,3 +45,21 @@ export function orgEntitlementOf(
 ): Entitlement {
   return effectiveEntitlement(planEntitlementOf(row), override ?? null);
 }
+
+/** A plan that does not list a metric grants none of it: usage is denied and never billed. */
+export const NOT_ENTITLED: Entitlement = { included: 0n, softLimit: null, hardLimit: 0n, overagePrice: null };
+
+/** The entitlement in force for an org and metric, given its plan's rows and its overrides. */
+export function entitlementFor(
+  metricKey: string,
+  planRows: readonly PlanEntitlementRow[],
+  overrides: readonly EntitlementOverrideRow[],
+): Entitlement {
+  const row = planRows.find((r) => r.metricKey === metricKey);
+  return row
+    ? orgEntitlementOf(
+        row,
+        overrides.find((o) => o.metricKey === metricKey),
+      )
+    : NOT_ENTITLED;
+}

@@ -3,7 +3,7 @@ import { type Amount, Dec, type Money } from '../billing/money.ts';
 import { computeOverageLine, type OverageLine } from '../billing/overage.ts';
 import type { BillingPeriod } from '../billing/periods.ts';
 import type { EntitlementOverrideRow } from '../orgs/repository.ts';
-import { orgEntitlementOf } from '../plans/entitlement.ts';
+import { entitlementFor } from '../plans/entitlement.ts';
 import type { MetricRow, PlanEntitlementRow, PlanRow } from '../plans/repository.ts';
 import type { UsageCounterRow } from './repository.ts';
 
@@ -32,9 +32,6 @@ export type Meter = {
   overageCost: Money;
   period: BillingPeriod;
 };
-
-/** A plan that does not list a metric grants none of it: usage is counted and denied, never billed. */
-const NOT_ENTITLED: Entitlement = { included: 0n, softLimit: null, hardLimit: 0n, overagePrice: null };
 
 export function meterMetric(params: {
   metric: MetricRow;
@@ -77,15 +74,13 @@ function percentOf(used: bigint, included: bigint): number {
  */
 export function meterOrg(inputs: OrgMeterInputs, period: BillingPeriod, billingEnabled: boolean): Meter[] {
   const usedBy = new Map(inputs.counters.map((c) => [c.metricKey, c.value]));
-  const overrideBy = new Map(inputs.overrides.map((o) => [o.metricKey, o]));
-  const entitlementBy = new Map(inputs.entitlements.map((e) => [e.metricKey, e]));
+  const listed = new Set(inputs.entitlements.map((e) => e.metricKey));
   return inputs.metrics
-    .filter((m) => entitlementBy.has(m.key) || usedBy.has(m.key))
+    .filter((m) => listed.has(m.key) || usedBy.has(m.key))
     .map((metric) => {
-      const row = entitlementBy.get(metric.key);
       return meterMetric({
         metric,
-        entitlement: row ? orgEntitlementOf(row, overrideBy.get(metric.key)) : NOT_ENTITLED,
+        entitlement: entitlementFor(metric.key, inputs.entitlements, inputs.overrides),
         used: usedBy.get(metric.key) ?? 0n,
         period,
         currency: inputs.plan.currency,

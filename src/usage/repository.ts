@@ -1,7 +1,7 @@
-import { and, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
-import { usageCounters } from './tables.ts';
+import { usageCounters, usageEvents } from './tables.ts';
 
 export type UsageCounterRow = typeof usageCounters.$inferSelect;
 
@@ -143,4 +143,56 @@ export async function insertEventsAndCount(
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The counter of one org, metric and billing period. */
+export type CounterKey = { orgId: string; metricKey: string; periodStart: Date; periodEnd: Date };
+
+export const counterKeyString = (k: { orgId: string; metricKey: string; periodStart: Date }) =>
+  `${k.orgId}|${k.metricKey}|${k.periodStart.toISOString()}`;
+
+/**
+ * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
+ * their values. Anyone else deciding against the same limits waits here, so two consumers can
+ * never both take the last units. Locks are taken in key order so batches cannot deadlock.
+ */
+export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, bigint>> {
+  const values = new Map<string, bigint>();
+  if (keys.length === 0) return values;
+  const sorted = [...new Map(keys.map((k) => [counterKeyString(k), k])).values()].sort((a, b) =>
+    cmp(counterKeyString(a), counterKeyString(b)),
+  );
+  await db
+    .insert(usageCounters)
+    .values(sorted.map((k) => ({ ...k, value: 0n, eventCount: 0n })))
+    .onConflictDoNothing();
+  for (const k of sorted) {
+    const [row] = await db
+      .select({ value: usageCounters.value })
+      .from(usageCounters)
+      .where(
+        and(
+          eq(usageCounters.orgId, k.orgId),
+          eq(usageCounters.metricKey, k.metricKey),
+          eq(usageCounters.periodStart, k.periodStart),
+        ),
+      )
+      .for('update');
+    values.set(counterKeyString(k), row?.value ?? 0n);
+  }
+  return values;
+}
+
+/** Which of these event ids an org has already recorded. */
+export async function recordedEventIds(
+  db: Db,
+  orgId: string,
+  eventIds: readonly string[],
+): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const rows = await db
+    .select({ eventId: usageEvents.eventId })
+    .from(usageEvents)
+    .where(and(eq(usageEvents.orgId, orgId), inArray(usageEvents.eventId, [...eventIds])));
+  return new Set(rows.map((r) => r.eventId));
 }

@@ -1,0 +1,29 @@
+import type { Db } from '../db/client.ts';
+import { conflict, notFound } from '../errors.ts';
+import { fail, ok, type Result } from '../result.ts';
+import type { KeyWithSecret } from './create-api-key.ts';
+import { apiKeyInOrg, replaceSecret } from './repository.ts';
+import { generateSecret } from './secret.ts';
+
+/**
+ * Gives a key a new secret. The key keeps its id, name, scopes and expiry; the old secret stops
+ * working at once (its hash is overwritten). A revoked or expired key cannot be rotated: it is
+ * dead, and bringing it back would surprise whoever revoked it; create a new key instead.
+ */
+export async function rotateApiKey(
+  db: Db,
+  params: { orgId: string; keyId: string; now: Date },
+): Promise<Result<KeyWithSecret>> {
+  const key = await apiKeyInOrg(db, params);
+  if (!key) return fail(notFound(`API key ${JSON.stringify(params.keyId)}`));
+  if (key.revokedAt !== null) return fail(conflict(`API key ${key.prefix} is revoked: create a new key.`));
+  if (key.expiresAt !== null && key.expiresAt <= params.now) {
+    return fail(conflict(`API key ${key.prefix} has expired: create a new key.`));
+  }
+  const { secret, prefix, hash } = generateSecret();
+  const { orgId, keyId, now } = params;
+  const apiKey = await replaceSecret(db, { orgId, keyId, prefix, keyHash: hash, at: now });
+  // Revoked between our read and the update.
+  if (!apiKey) return fail(conflict(`API key ${key.prefix} is revoked: create a new key.`));
+  return ok({ apiKey, secret });
+}

@@ -1,0 +1,221 @@
+import type { Principal } from '../auth/principal.ts';
+import type { MetricAggregation } from '../billing/aggregation.ts';
+import type { Entitlement } from '../billing/entitlements.ts';
+import type { Db } from '../db/client.ts';
+import { badInput } from '../errors.ts';
+import { createLoaders, type Loaders } from '../loaders.ts';
+import { orgIdFromInput } from '../orgs/org-id.ts';
+import type { OrgRow } from '../orgs/repository.ts';
+import { entitlementFor } from '../plans/entitlement.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { decideConsumption } from './decide-consumption.ts';
+import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
+import {
+  type CounterKey,
+  counterKeyString,
+  insertEventsAndCount,
+  lockCounters,
+  type PreparedUsageEvent,
+  recordedEventIds,
+} from './repository.ts';
+import {
+  checkEventFields,
+  MAX_EVENTS_PER_CALL,
+  type Rejection,
+  type UsageEventInput,
+} from './usage-event-rules.ts';
+
+export type RecordUsageInput = UsageEventInput & { orgId?: string | null };
+
+export type RecordUsageOutcome = {
+  /** Events counted by this call. */
+  accepted: number;
+  /** Events whose id the org had already recorded (or that repeat an id earlier in the batch): not counted again. */
+  duplicates: number;
+  rejected: (Rejection & { index: number; id: string | null })[];
+  /** Orgs whose usage moved (for live updates). */
+  changedOrgIds: string[];
+};
+
+type Candidate = { index: number; event: AcceptedUsageEvent; prepared: PreparedUsageEvent };
+
+/**
+ * Records a batch of usage events exactly once. Bad events are returned in `rejected` with a
+ * reason; the good ones of the same batch are kept. All good events and every counter they move
+ * are written in one transaction. Events of metrics with a hard limit are decided against the
+ * period's counter while it is locked, so concurrent batches can never pass the limit together;
+ * an event that would pass it is rejected whole (HARD_LIMIT).
+ */
+export async function recordUsage(
+  db: Db,
+  params: { principal: Principal; events: readonly RecordUsageInput[]; now: Date; lateWindowDays: number },
+): Promise<Result<RecordUsageOutcome>> {
+  const { principal, events, now } = params;
+  if (events.length > MAX_EVENTS_PER_CALL) {
+    return fail(
+      badInput(
+        `A call may carry at most ${MAX_EVENTS_PER_CALL} events (got ${events.length}); split the batch.`,
+      ),
+    );
+  }
+  const rejected: RecordUsageOutcome['rejected'] = [];
+  const reject = (index: number, r: Rejection) =>
+    rejected.push({ index, id: events[index]?.id ?? null, ...r });
+
+  const loaders = createLoaders(db);
+  const knownMetrics = new Set((await loaders.metrics()).map((m) => m.key));
+  const orgIdOf = (e: RecordUsageInput): string | undefined => {
+    if (principal.kind === 'apiKey') {
+      if (!e.orgId) return principal.orgId;
+      return orgIdFromInput(e.orgId) === principal.orgId ? principal.orgId : undefined;
+    }
+    return e.orgId ? orgIdFromInput(e.orgId) : undefined;
+  };
+  const orgIds = events.map(orgIdOf);
+  const orgs = await loaders.org.loadMany([
+    ...new Set(orgIds.filter((id): id is string => id !== undefined)),
+  ]);
+  const orgById = new Map(
+    orgs.filter((o): o is OrgRow => !!o && !(o instanceof Error)).map((o) => [o.id, o]),
+  );
+
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const [index, e] of events.entries()) {
+    const problem = checkEventFields(e, { now, lateWindowDays: params.lateWindowDays, knownMetrics });
+    if (problem) {
+      reject(index, problem);
+      continue;
+    }
+    const orgId = orgIds[index];
+    const org = orgId ? orgById.get(orgId) : undefined;
+    if (!org) {
+      reject(index, {
+        code: 'NOT_FOUND',
+        message: e.orgId
+          ? `org ${JSON.stringify(e.orgId)} was not found.`
+          : 'orgId is required for this caller.',
+      });
+      continue;
+    }
+    const seenKey = `${org.id}|${e.id}`;
+    if (seen.has(seenKey)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(seenKey);
+    const event: AcceptedUsageEvent = {
+      id: e.id,
+      org,
+      metric: e.metric,
+      quantity: e.quantity ?? 1n,
+      timestamp: e.timestamp ?? now,
+      properties: (e.properties as Record<string, unknown> | null | undefined) ?? null,
+    };
+    candidates.push({ index, event, prepared: prepareEvent(event) });
+  }
+
+  // Entitlements are read before the transaction: inside it, only the transaction's own
+  // connection may be used (the embedded database has just one).
+  const limited = await hardLimitedCandidates(loaders, candidates);
+  const { attempted, inserted } = await db.transaction(async (tx) => {
+    const refused = await refuseOverHardLimits(tx, limited, (c, r) => reject(c.index, r));
+    const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
+    return { attempted: toWrite.length, inserted: await insertEventsAndCount(tx, toWrite) };
+  });
+  rejected.sort((a, b) => a.index - b.index);
+  return ok({
+    accepted: inserted.length,
+    // Ids the ledger already held: skipped by the insert, so counted nowhere twice.
+    duplicates: duplicates + (attempted - inserted.length),
+    rejected,
+    changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
+  });
+}
+
+type LimitedCandidate = {
+  c: Candidate;
+  entitlement: Entitlement;
+  key: CounterKey;
+  aggregation: MetricAggregation;
+};
+
+/** The candidates whose metric has a hard limit for their org, with the entitlement in force. */
+async function hardLimitedCandidates(
+  loaders: Loaders,
+  candidates: readonly Candidate[],
+): Promise<LimitedCandidate[]> {
+  const orgs = [...new Map(candidates.map((c) => [c.event.org.id, c.event.org])).values()];
+  const planIds = [...new Set(orgs.map((o) => o.planId))];
+  const [metricRows, planRows, overrideRows] = await Promise.all([
+    loaders.metrics(),
+    loaders.entitlementsByPlan.loadMany(planIds),
+    loaders.overridesByOrg.loadMany(orgs.map((o) => o.id)),
+  ]);
+  const aggregationOf = new Map(metricRows.map((m) => [m.key, m.aggregation]));
+  const planRowsOf = new Map(planIds.map((id, i) => [id, planRows[i]]));
+  const overridesOf = new Map(orgs.map((o, i) => [o.id, overrideRows[i]]));
+  const limited: LimitedCandidate[] = [];
+  for (const c of candidates) {
+    const { org, metric } = c.event;
+    const rows = planRowsOf.get(org.planId);
+    const overrides = overridesOf.get(org.id);
+    if (rows instanceof Error) throw rows;
+    if (overrides instanceof Error) throw overrides;
+    const entitlement = entitlementFor(metric, rows ?? [], overrides ?? []);
+    if (entitlement.included === null || entitlement.hardLimit === null) continue;
+    limited.push({
+      c,
+      entitlement,
+      aggregation: aggregationOf.get(metric) ?? 'SUM',
+      key: {
+        orgId: org.id,
+        metricKey: metric,
+        periodStart: c.prepared.periodStart,
+        periodEnd: c.prepared.periodEnd,
+      },
+    });
+  }
+  return limited;
+}
+
+/**
+ * Decides hard-limited events in batch order against their counters, locked until the
+ * transaction ends. Events already in the ledger are duplicates and use none of the limit.
+ * Returns the refused ones.
+ */
+async function refuseOverHardLimits(
+  tx: Db,
+  limited: readonly LimitedCandidate[],
+  reject: (c: Candidate, r: Rejection) => void,
+): Promise<Set<Candidate>> {
+  const refused = new Set<Candidate>();
+  if (limited.length === 0) return refused;
+  const used = await lockCounters(
+    tx,
+    limited.map((l) => l.key),
+  );
+  const idsByOrg = new Map<string, string[]>();
+  for (const l of limited) idsByOrg.set(l.key.orgId, [...(idsByOrg.get(l.key.orgId) ?? []), l.c.event.id]);
+  const recorded = new Set<string>();
+  for (const [orgId, ids] of idsByOrg) {
+    for (const id of await recordedEventIds(tx, orgId, ids)) recorded.add(`${orgId}|${id}`);
+  }
+  for (const { c, entitlement, key, aggregation } of limited) {
+    if (recorded.has(`${key.orgId}|${c.event.id}`)) continue;
+    const k = counterKeyString(key);
+    const current = used.get(k) ?? 0n;
+    const d = decideConsumption(aggregation, entitlement, current, c.event.quantity);
+    if (!d.allowed) {
+      refused.add(c);
+      reject(c, {
+        code: 'HARD_LIMIT',
+        message: `${c.event.metric} would pass its hard limit of ${entitlement.hardLimit} for the period (used ${current}, event ${c.event.quantity}).`,
+      });
+      continue;
+    }
+    used.set(k, d.usedAfter);
+  }
+  return refused;
+}

@@ -1,0 +1,93 @@
+/**
+ * What a usage event must look like to be accepted. Pure: every check is a function of the event
+ * and the instant it is received.
+ */
+
+export const MAX_EVENTS_PER_CALL = 1_000;
+export const MAX_EVENT_ID_LENGTH = 128;
+export const MAX_PROPERTIES_BYTES = 4_096;
+/** How far ahead of the server's clock an event may be stamped (client clock skew). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+export const DEFAULT_LATE_WINDOW_DAYS = 35;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+export type RejectionCode =
+  | 'INVALID_ID'
+  | 'NOT_FOUND'
+  | 'UNKNOWN_METRIC'
+  | 'INVALID_QUANTITY'
+  | 'TIMESTAMP_IN_FUTURE'
+  | 'TIMESTAMP_TOO_OLD'
+  | 'INVALID_PROPERTIES'
+  | 'HARD_LIMIT';
+
+export type Rejection = { code: RejectionCode; message: string };
+
+export type UsageEventInput = {
+  id: string;
+  metric: string;
+  quantity?: bigint | null;
+  timestamp?: Date | null;
+  properties?: unknown;
+};
+
+/** Checks the fields of one event (not the org, which the caller resolves). */
+export function checkEventFields(
+  e: UsageEventInput,
+  rules: { now: Date; lateWindowDays: number; knownMetrics: ReadonlySet<string> },
+): Rejection | null {
+  const id = e.id;
+  if (typeof id !== 'string' || id.trim().length === 0) {
+    return { code: 'INVALID_ID', message: 'id is required: a unique idempotency key for this event.' };
+  }
+  if (id.length > MAX_EVENT_ID_LENGTH) {
+    return {
+      code: 'INVALID_ID',
+      message: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${id.length}).`,
+    };
+  }
+  if (!rules.knownMetrics.has(e.metric)) {
+    return {
+      code: 'UNKNOWN_METRIC',
+      message: `metric ${JSON.stringify(e.metric)} is not known; use one of ${[...rules.knownMetrics].join(', ')}.`,
+    };
+  }
+  const quantity = e.quantity ?? 1n;
+  if (quantity <= 0n || quantity > MAX_SAFE) {
+    return {
+      code: 'INVALID_QUANTITY',
+      message: `quantity must be a whole number from 1 to 2^53-1 (got ${quantity}).`,
+    };
+  }
+  if (e.timestamp) {
+    const t = e.timestamp.getTime();
+    if (t > rules.now.getTime() + MAX_FUTURE_SKEW_MS) {
+      return {
+        code: 'TIMESTAMP_IN_FUTURE',
+        message: `timestamp ${e.timestamp.toISOString()} is more than 5 minutes ahead of the server clock (${rules.now.toISOString()}).`,
+      };
+    }
+    if (t < rules.now.getTime() - rules.lateWindowDays * 86_400_000) {
+      return {
+        code: 'TIMESTAMP_TOO_OLD',
+        message: `timestamp ${e.timestamp.toISOString()} is older than the ${rules.lateWindowDays}-day late window.`,
+      };
+    }
+  }
+  if (e.properties !== undefined && e.properties !== null) {
+    if (typeof e.properties !== 'object' || Array.isArray(e.properties)) {
+      return {
+        code: 'INVALID_PROPERTIES',
+        message: 'properties must be a JSON object such as {"endpoint": "/v1/search"}.',
+      };
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(e.properties), 'utf8');
+    if (bytes > MAX_PROPERTIES_BYTES) {
+      return {
+        code: 'INVALID_PROPERTIES',
+        message: `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON (got ${bytes}).`,
+      };
+    }
+  }
+  return null;
+}
