@@ -1,18 +1,12 @@
+import { isBillingRuleError } from '../billing/billing-rule-error.ts';
+import { type Entitlement, validateEntitlement } from '../billing/entitlements.ts';
 import type { Amount } from '../billing/money.ts';
 import { currencyExponent, formatAmount } from '../billing/money.ts';
-import { type OveragePrice, validateOveragePrice } from '../billing/pricing.ts';
+import { type OveragePriceInput, parseOveragePrice } from '../billing/pricing.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, conflict } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { insertPlan, listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';
-
-export type OveragePriceInput = {
-  model: 'PER_UNIT' | 'GRADUATED' | 'PACKAGE';
-  unitPrice?: Amount | null;
-  packageSize?: bigint | null;
-  packagePrice?: Amount | null;
-  tiers?: { upTo?: bigint | null; unitPrice: Amount }[] | null;
-};
 
 export type EntitlementInput = {
   metric: string;
@@ -36,40 +30,29 @@ const PLAN_CODE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** Checks a plan's limits and price for one metric; returns the row to store or why not. */
 export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewPlanEntitlement> {
   const included = e.included ?? null;
-  const softLimit = e.softLimit ?? null;
-  const hardLimit = e.hardLimit ?? null;
-  for (const [name, value] of [
-    ['included', included],
-    ['softLimit', softLimit],
-    ['hardLimit', hardLimit],
-  ] as const) {
-    if (value !== null && value < 0n)
-      return fail(badInput(`${path}.${name} must be 0 or more, got ${value}.`));
-  }
-  if (hardLimit !== null && included !== null && hardLimit < included) {
-    return fail(badInput(`${path}.hardLimit (${hardLimit}) must be at least included (${included}).`));
-  }
-  if (softLimit !== null && hardLimit !== null && softLimit > hardLimit) {
-    return fail(badInput(`${path}.softLimit (${softLimit}) must not be above hardLimit (${hardLimit}).`));
-  }
-  if (included === null && (softLimit !== null || hardLimit !== null || e.overage)) {
+  if (included === null && e.overage) {
     return fail(
-      badInput(
-        `${path}: included is null (unlimited), so softLimit, hardLimit and overage must be left out.`,
-      ),
+      badInput(`${path}: included is empty (unlimited), so an overage price can never apply; remove it.`),
     );
   }
-  let price: OveragePrice | null = null;
-  if (e.overage) {
-    const checked = checkOveragePrice(e.overage, `${path}.overage`);
-    if (!checked.ok) return checked;
-    price = checked.value;
+  let entitlement: Entitlement;
+  try {
+    entitlement = validateEntitlement({
+      included,
+      softLimit: e.softLimit ?? null,
+      hardLimit: e.hardLimit ?? null,
+      overagePrice: e.overage ? parseOveragePrice(e.overage) : null,
+    });
+  } catch (error) {
+    if (isBillingRuleError(error)) return fail(badInput(`${path}: ${error.message}.`));
+    throw error;
   }
+  const price = entitlement.overagePrice;
   return ok({
     metricKey: e.metric,
-    included,
-    softLimit,
-    hardLimit,
+    included: entitlement.included,
+    softLimit: entitlement.softLimit,
+    hardLimit: entitlement.hardLimit,
     overageModel: price?.model ?? null,
     unitPrice: price?.model === 'PER_UNIT' ? formatAmount(price.unitPrice) : null,
     packageSize: price?.model === 'PACKAGE' ? price.packageSize : null,
@@ -82,35 +65,6 @@ export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewP
           }))
         : null,
   });
-}
-
-function checkOveragePrice(input: OveragePriceInput, path: string): Result<OveragePrice> {
-  const missing = (field: string) =>
-    fail<OveragePrice>(badInput(`${path}.${field} is required for ${input.model}.`));
-  let price: OveragePrice;
-  switch (input.model) {
-    case 'PER_UNIT':
-      if (!input.unitPrice) return missing('unitPrice');
-      price = { model: 'PER_UNIT', unitPrice: input.unitPrice };
-      break;
-    case 'PACKAGE':
-      if (input.packageSize == null) return missing('packageSize');
-      if (!input.packagePrice) return missing('packagePrice');
-      price = { model: 'PACKAGE', packageSize: input.packageSize, packagePrice: input.packagePrice };
-      break;
-    case 'GRADUATED':
-      if (!input.tiers || input.tiers.length === 0) return missing('tiers');
-      price = {
-        model: 'GRADUATED',
-        tiers: input.tiers.map((t) => ({ upTo: t.upTo ?? null, unitPrice: t.unitPrice })),
-      };
-      break;
-  }
-  try {
-    return ok(validateOveragePrice(price));
-  } catch (error) {
-    return fail(badInput(`${path}: ${(error as Error).message}`));
-  }
 }
 
 /** Creates a plan (platform admin). The code is unique; every metric must be known. */

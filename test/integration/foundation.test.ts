@@ -251,6 +251,93 @@ describe.each(testDatabases())('foundation on %s', (kind) => {
     expect(codeOf(again)).toBe('CONFLICT');
   });
 
+  it('creates GRADUATED and PACKAGE plans and prices orgs on them', async () => {
+    const code = `tiered-${Date.now().toString(36)}`;
+    const created = await server.gql<{ createPlan: { plan: { code: string; entitlements: unknown[] } } }>(
+      `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code basePrice { amount }
+        entitlements { metric { key } included overagePrice { model unitPrice packageSize packagePrice tiers { upTo unitPrice } } } } } }`,
+      {
+        input: {
+          code,
+          name: 'Tiered',
+          basePrice: '19.99',
+          rateLimitPerMinute: 100,
+          entitlements: [
+            {
+              metric: 'tokens',
+              included: 1000,
+              overage: {
+                model: 'GRADUATED',
+                tiers: [
+                  { upTo: 1000, unitPrice: '0.01' },
+                  { upTo: null, unitPrice: '0.005' },
+                ],
+              },
+            },
+            {
+              metric: 'api_calls',
+              included: 100,
+              overage: { model: 'PACKAGE', packageSize: 1000, packagePrice: '2.50' },
+            },
+          ],
+        },
+      },
+      admin,
+    );
+    expect(created.errors).toBeUndefined();
+    expect(created.data!.createPlan.plan.entitlements).toContainEqual({
+      metric: { key: 'api_calls' },
+      included: 100,
+      overagePrice: {
+        model: 'PACKAGE',
+        unitPrice: null,
+        packageSize: 1000,
+        packagePrice: '2.5',
+        tiers: null,
+      },
+    });
+    const org = await createTestOrg(server, code);
+    await addUsage(server, org, { tokens: 3500, api_calls: 2601 });
+    const res = await server.gql<{ recalculateOverages: { summary: { total: unknown; lines: unknown[] } } }>(
+      RECALCULATE,
+      { orgId: org.id },
+      admin,
+    );
+    // tokens: 1,000 x 0.01 + 1,500 x 0.005 = 17.50; api_calls: ceil(2,501 / 1,000) x 2.50 = 7.50
+    expect(res.data!.recalculateOverages.summary.lines).toEqual([
+      { metric: { key: 'api_calls' }, units: 2501, cost: { amount: '7.5', amountMinor: 750 } },
+      { metric: { key: 'tokens' }, units: 2500, cost: { amount: '17.5', amountMinor: 1750 } },
+    ]);
+    expect(res.data!.recalculateOverages.summary.total).toEqual({ amount: '25', amountMinor: 2500 });
+  });
+
+  it.each([
+    [{ metric: 'tokens', included: 10, hardLimit: 5 }, /hardLimit 5 is below included 10/],
+    [{ metric: 'tokens', included: 10, overage: { model: 'PER_UNIT' } }, /PER_UNIT price needs unitPrice/],
+    [{ metric: 'tokens', included: 10, overage: { model: 'PER_UNIT', unitPrice: '-1' } }, /unitPrice/],
+    [
+      { metric: 'tokens', included: 10, overage: { model: 'PACKAGE', packageSize: 0, packagePrice: '1' } },
+      /packageSize/,
+    ],
+    [{ metric: 'tokens', included: null, overage: { model: 'PER_UNIT', unitPrice: '1' } }, /unlimited/],
+    [{ metric: 'nope', included: 1 }, /unknown metric/],
+  ])('refuses the entitlement %o with a message that says what to change', async (entitlement, message) => {
+    const res = await server.gql(
+      `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { id } } }`,
+      {
+        input: {
+          code: `bad-${Math.random().toString(36).slice(2, 8)}`,
+          name: 'Bad',
+          basePrice: '1',
+          entitlements: [entitlement],
+        },
+      },
+      admin,
+    );
+    expect(codeOf(res)).toBe('BAD_USER_INPUT');
+    expect(res.errors![0]!.message).toMatch(message);
+  });
+
   it('answers /health and /ready', async () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     const ready = await fetch(`${server.url}/ready`);
