@@ -1,0 +1,118 @@
+import { toMeterlineError } from './errors.ts';
+import type { ApiKeyVerification, MeterlineClient } from './meterline-client.ts';
+
+export type ApiKeyGuardOptions = {
+  /** A client whose token may call verifyApiKey (a service token). */
+  client: MeterlineClient;
+  /**
+   * When Meterline cannot be reached or fails: `false` (the default) answers 503, so an outage
+   * of the metering service never hands out free, unmetered, unauthenticated access; `true`
+   * lets the request through unverified and uncounted, for APIs that prefer availability.
+   */
+  failOpen?: boolean;
+  /** How long to wait for Meterline before that rule applies; default 2,000 ms. */
+  timeoutMs?: number;
+  /** Told about every failure to reach Meterline (the request is answered either way). */
+  onError?: (error: Error) => void;
+};
+
+/** What to do with one request: let it through with these headers, or answer it here. */
+export type GuardDecision =
+  | { allow: true; headers: Record<string, string>; verification: ApiKeyVerification | undefined }
+  | {
+      allow: false;
+      status: 401 | 429 | 503;
+      headers: Record<string, string>;
+      body: { error: { code: string; message: string } };
+    };
+
+/** The caller's key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function apiKeyFrom(authorization: string | null | undefined, xApiKey: string | null | undefined) {
+  const bearer = authorization ? /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  const key = bearer ?? xApiKey?.trim();
+  return key ? key : undefined;
+}
+
+const secondsUntil = (iso: string | undefined, now: number) =>
+  iso === undefined ? 1 : Math.max(1, Math.ceil((Date.parse(iso) - now) / 1000));
+
+/**
+ * The decision shared by the node:http and fetch middlewares: one verifyApiKey call that
+ * authenticates the key, applies the plan's request rate and monthly api_calls quota, and
+ * counts `cost` api_calls when it lets the request through.
+ */
+export async function decide(
+  options: ApiKeyGuardOptions,
+  key: string | undefined,
+  cost: number,
+  now: () => number = Date.now,
+): Promise<GuardDecision> {
+  if (!key) {
+    return deny(401, 'UNAUTHENTICATED', 'Send your API key: Authorization: Bearer <key> or X-API-Key.', {
+      'www-authenticate': 'Bearer',
+    });
+  }
+  let verification: ApiKeyVerification;
+  try {
+    verification = await options.client.verifyApiKey(key, cost, { timeoutMs: options.timeoutMs ?? 2_000 });
+  } catch (caught) {
+    const error = toMeterlineError(caught);
+    try {
+      options.onError?.(error);
+    } catch {
+      // The host's hook failed; the request is still answered.
+    }
+    if (options.failOpen) return { allow: true, headers: {}, verification: undefined };
+    return deny(503, 'METERING_UNAVAILABLE', 'The API cannot verify keys right now; retry shortly.', {
+      'retry-after': '5',
+    });
+  }
+  const headers = rateLimitHeaders(verification);
+  switch (verification.code) {
+    case 'VALID':
+      if (verification.valid) return { allow: true, headers, verification };
+      break;
+    case 'RATE_LIMITED':
+      return deny(
+        429,
+        'RATE_LIMITED',
+        'Too many requests for this API key; retry after the Retry-After delay.',
+        {
+          ...headers,
+          'retry-after': String(Math.max(1, verification.rateLimit?.resetAfter ?? 1)),
+        },
+      );
+    case 'QUOTA_EXCEEDED':
+      return deny(429, 'QUOTA_EXCEEDED', "This API key's plan has used its monthly API calls.", {
+        ...headers,
+        'retry-after': String(secondsUntil(verification.quota?.resetsAt, now())),
+      });
+  }
+  // NOT_FOUND, REVOKED, EXPIRED, and any code a newer server adds.
+  const reason = verification.code.toLowerCase().replace(/_/g, ' ');
+  return deny(401, verification.code, `The API key is not valid (${reason}).`, {
+    'www-authenticate': 'Bearer',
+  });
+}
+
+/**
+ * `X-RateLimit-Reset` is in seconds from now (like the IETF RateLimit headers and Meterline's
+ * own responses), taken from the server's `resetAfter`, so no two clocks need to agree.
+ */
+function rateLimitHeaders(v: ApiKeyVerification): Record<string, string> {
+  if (!v.rateLimit) return {};
+  return {
+    'x-ratelimit-limit': String(v.rateLimit.limit),
+    'x-ratelimit-remaining': String(Math.max(0, v.rateLimit.remaining)),
+    'x-ratelimit-reset': String(Math.max(0, v.rateLimit.resetAfter)),
+  };
+}
+
+function deny(
+  status: 401 | 429 | 503,
+  code: string,
+  message: string,
+  headers: Record<string, string>,
+): GuardDecision {
+  return { allow: false, status, headers, body: { error: { code, message } } };
+}
