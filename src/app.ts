@@ -3,15 +3,26 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { type AuthSettings, requestCredential, resolveCredential } from './auth/tokens.ts';
+import type { Principal } from './auth/principal.ts';
+import { type AuthSettings, bearerCredential, requestCredential, resolveCredential } from './auth/tokens.ts';
 import { type Clock, createContext, type RequestSettings } from './context.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
 import { AppError, unauthenticated } from './errors.ts';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type HardeningOptions,
+  hardeningPlugins,
+  refuseOversizedBody,
+} from './http/hardening.ts';
 import { healthHandler, readyHandler } from './http/health.ts';
 import { createApiKeyGate } from './keys/request-gate.ts';
 import type { KeyServices } from './keys/services.ts';
+import type { LiveServices } from './live/live-services.ts';
+import { attachGraphQLWebSocket } from './live/websocket.ts';
 import { requestScope } from './logger.ts';
 import { schema } from './schema.ts';
+import { stripeWebhookHandler } from './stripe/webhook.ts';
 
 export type AppDeps = {
   database: Database;
@@ -21,8 +32,14 @@ export type AppDeps = {
   log: Logger;
   /** API-key rate limiter and last-use tracker (owned and closed by the caller). */
   keys: KeyServices;
+  /** Live usage feeds and the bus between instances (owned and closed by the caller). */
+  live: LiveServices;
   /** GraphiQL and introspection are off in production. */
   production: boolean;
+  /** STRIPE_WEBHOOK_SECRET: verifies POST /webhooks/stripe (unset: the route answers 503). */
+  stripeWebhookSecret?: string | undefined;
+  /** graphql-armor, persisted operations, body size limit (see http/hardening.ts). */
+  hardening?: HardeningOptions & { maxBodyBytes?: number };
 };
 
 export type App = {
@@ -47,7 +64,7 @@ export function createApp(deps: AppDeps): App {
   const apiKeyGate = createApiKeyGate({ db: deps.database.db, keys: deps.keys, clock: deps.clock });
   const yoga = createYoga({
     schema,
-    plugins: [apiKeyGate.plugin],
+    plugins: [apiKeyGate.plugin, ...hardeningPlugins({ ...deps.hardening, introspection: !deps.production })],
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: deps.production ? false : { title: 'Meterline' },
@@ -72,11 +89,10 @@ export function createApp(deps: AppDeps): App {
         );
       },
     },
-    context: async ({ request }) => {
-      const resolved = await resolveCredential(requestCredential(request.headers), deps.auth);
-      if (resolved.ok === false) throw unauthenticated(resolved.reason);
+    context: async (initial) => {
+      // A WebSocket operation arrives with the principal its connection authenticated.
       const principal =
-        resolved.ok === 'apiKey' ? await apiKeyGate.principalFor(request, resolved.key) : resolved.principal;
+        (initial as { principal?: Principal }).principal ?? (await httpPrincipal(initial.request));
       return createContext({
         principal,
         db: deps.database.db,
@@ -85,13 +101,27 @@ export function createApp(deps: AppDeps): App {
         requestId: requestScope.getStore()?.requestId ?? randomUUID(),
         log,
         keys: deps.keys,
+        live: deps.live,
       });
     },
   });
 
+  async function httpPrincipal(request: Request): Promise<Principal> {
+    const resolved = await resolveCredential(requestCredential(request.headers), deps.auth);
+    if (resolved.ok === false) throw unauthenticated(resolved.reason);
+    return resolved.ok === 'apiKey' ? apiKeyGate.principalFor(request, resolved.key) : resolved.principal;
+  }
+
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     '/health': healthHandler(),
     '/ready': readyHandler(deps.database),
+    '/webhooks/stripe': stripeWebhookHandler({
+      db: deps.database.db,
+      secret: deps.stripeWebhookSecret,
+      clock: deps.clock,
+      log,
+    }),
+    ...dashboardRoutes(),
   };
 
   const server = createServer((req, res) => {
@@ -99,6 +129,7 @@ export function createApp(deps: AppDeps): App {
     res.setHeader('x-request-id', requestId);
     requestScope.run({ requestId }, () => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (refuseOversizedBody(req, res, deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) return;
       const route = routes[path];
       const handle = route ? route(req, res) : yoga(req, res);
       Promise.resolve(handle).catch((error: unknown) => {
@@ -109,12 +140,36 @@ export function createApp(deps: AppDeps): App {
     });
   });
 
+  const webSocket = attachGraphQLWebSocket({
+    server,
+    path: '/graphql',
+    yoga,
+    log,
+    // The same credential as over HTTP, in the connection parameters: { authorization: 'Bearer ...' }.
+    authenticate: async (authorization) => {
+      const credential = typeof authorization === 'string' ? bearerCredential(authorization) : undefined;
+      const resolved = await resolveCredential(credential, deps.auth);
+      if (resolved.ok === false) throw unauthenticated(resolved.reason);
+      return resolved.ok === 'apiKey' ? apiKeyGate.principalForSecret(resolved.key) : resolved.principal;
+    },
+  });
+
   return {
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
+    close: async () => {
+      // Live streams never end by themselves: end them (SSE responses complete) and close the sockets.
+      deps.live.endStreams();
+      await webSocket.close();
+      await new Promise<void>((resolve) => {
+        // Connections whose last response (an ended SSE stream) finishes after this point turn idle
+        // later: sweep until the server is closed instead of waiting out the keep-alive timeout.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         server.closeIdleConnections();
-      }),
+      });
+    },
   };
 }

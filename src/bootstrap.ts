@@ -1,12 +1,18 @@
 import type { Logger } from 'pino';
+import { startAlertChecks } from './alerts/alert-service.ts';
 import { type App, createApp } from './app.ts';
 import { developmentSecret } from './auth/dev-secret.ts';
 import type { Config } from './config.ts';
 import type { Clock } from './context.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
+import { readPersistedOperations } from './http/hardening.ts';
+import { type BillingJobs, startBillingJobs } from './jobs/scheduler.ts';
 import { createKeyServices, type KeyServices } from './keys/services.ts';
+import { createLiveServices, type LiveServices } from './live/live-services.ts';
 import { ensureCatalog } from './plans/catalog.ts';
+import { enqueueAlerts } from './webhooks/alert-payload.ts';
+import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
 
 export type Meterline = {
   app: App;
@@ -15,6 +21,10 @@ export type Meterline = {
   adminUserIds: string[];
   /** API-key rate limiter and last-use tracker. */
   keys: KeyServices;
+  /** Live usage feeds and the pub/sub between instances. */
+  live: LiveServices;
+  /** The billing schedule and outbox delivery; null when BILLING_JOBS is off. */
+  billingJobs: BillingJobs | null;
   /** Drains HTTP, flushes API-key last uses, then closes the database. */
   close(): Promise<void>;
 };
@@ -43,6 +53,32 @@ export async function startMeterline(
     await database.close();
     throw error;
   }
+  const clock = options.clock ?? (() => new Date());
+  let live: LiveServices;
+  try {
+    live = await createLiveServices({
+      database,
+      redisUrl: config.redisUrl,
+      clock,
+      billingEnabled: config.enableOverageBilling,
+      log: options.log,
+    });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const webhooks = startWebhookDispatcher({ db: database.db, clock, log: options.log });
+  const alerts = startAlertChecks({
+    db: database.db,
+    live,
+    clock,
+    billingEnabled: config.enableOverageBilling,
+    log: options.log,
+    // Fired alerts go to the org's webhook endpoints too: queued, then sent right away.
+    onFired: async (fired) => {
+      if ((await enqueueAlerts(database.db, fired)) > 0) webhooks.kick();
+    },
+  });
   const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
   const app = createApp({
     database,
@@ -50,20 +86,60 @@ export async function startMeterline(
     settings: {
       enableOverageBilling: config.enableOverageBilling,
       usageLateWindowDays: config.usageLateWindowDays,
+      stripeConfigured: config.stripeSecretKey !== undefined,
+      billingSchedule: config.billingCron,
+      stripe: {
+        secretKey: config.stripeSecretKey,
+        apiUrl: config.stripeApiUrl,
+        webhookSecret: config.stripeWebhookSecret,
+      },
     },
-    clock: options.clock ?? (() => new Date()),
+    clock,
     log: options.log,
     keys,
+    live,
     production: config.nodeEnv === 'production',
+    stripeWebhookSecret: config.stripeWebhookSecret,
+    hardening: {
+      maxBodyBytes: config.maxBodyBytes,
+      persistedOperations:
+        config.persistedOperations === 'allow-list'
+          ? { mode: 'allow-list', documents: readPersistedOperations(config.persistedOperationsFile) }
+          : { mode: 'off' },
+    },
   });
+  // Period close on a schedule and delivery of the invoice outbox to Stripe (see jobs/scheduler.ts).
+  const billingJobs = config.billingJobs
+    ? await startBillingJobs({
+        database,
+        clock,
+        log: options.log,
+        settings: {
+          cron: config.billingCron,
+          outboxPollMs: config.outboxPollMs,
+          billingEnabled: config.enableOverageBilling,
+          stripe: {
+            secretKey: config.stripeSecretKey,
+            apiUrl: config.stripeApiUrl,
+            webhookSecret: config.stripeWebhookSecret,
+          },
+        },
+      })
+    : null;
   return {
     app,
     database,
     jwtSecret,
     adminUserIds,
     keys,
+    live,
+    billingJobs,
     async close() {
       await app.close();
+      await billingJobs?.close();
+      await alerts.close();
+      await webhooks.close();
+      await live.close();
       // After the last request: every use it noted is written before the database closes.
       await keys.close();
       await database.close();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCron } from './jobs/cron.ts';
 
 /**
  * The process configuration, parsed and validated once at start-up. A wrong value stops the
@@ -56,8 +57,31 @@ const envSchema = z.object({
     .min(0, 'expected 0 or more days')
     .max(3650, 'expected at most 3650 days')
     .default(35),
+  /** When the billing run (period close, then invoicing) runs: a 5-field cron in UTC. */
+  BILLING_CRON: z.string().default('0 2 * * *'),
+  /** Run the billing jobs (schedule + outbox delivery) in this process. Default: on, except NODE_ENV=test. */
+  BILLING_JOBS: booleanFlag.optional(),
+  /** How often the outbox is polled for due invoice items, in milliseconds. */
+  OUTBOX_POLL_MS: z.coerce
+    .number({ message: 'expected milliseconds' })
+    .int('expected whole milliseconds')
+    .min(100, 'expected at least 100 ms')
+    .max(3_600_000, 'expected at most one hour')
+    .default(2_000),
   /** Load the demo data set on an empty database. Default: on in the embedded development mode. */
   DEMO_DATA: booleanFlag.optional(),
+  /** allow-list: only the bundled client's documents and those in PERSISTED_OPERATIONS_FILE run. */
+  PERSISTED_OPERATIONS: z
+    .enum(['off', 'allow-list'], { message: 'expected off or allow-list' })
+    .default('off'),
+  /** A JSON file: an array of GraphQL documents, or an object of sha256 -> document (e.g. a codegen manifest). */
+  PERSISTED_OPERATIONS_FILE: optionalString,
+  /** The largest accepted request body, in bytes (HTTP 413 past it). */
+  MAX_BODY_BYTES: z.coerce
+    .number({ message: 'expected a number of bytes' })
+    .int('expected a whole number of bytes')
+    .min(1024, 'expected at least 1024 bytes')
+    .default(6 * 1024 * 1024),
 });
 
 export type Config = {
@@ -79,6 +103,12 @@ export type Config = {
   logLevel: string;
   demoData: boolean;
   embedded: boolean;
+  billingCron: string;
+  billingJobs: boolean;
+  outboxPollMs: number;
+  persistedOperations: 'off' | 'allow-list';
+  persistedOperationsFile: string | undefined;
+  maxBodyBytes: number;
 };
 
 export class ConfigError extends Error {
@@ -100,6 +130,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  try {
+    parseCron(e.BILLING_CRON);
+  } catch (error) {
+    throw new ConfigError([`BILLING_CRON: ${(error as Error).message}`]);
+  }
   const embedded = e.DATABASE_URL === undefined;
   if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
     throw new ConfigError(['JWT_SECRET: required when NODE_ENV=production (at least 32 characters)']);
@@ -122,5 +157,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     demoData: e.DEMO_DATA ?? (embedded && e.JWT_SECRET === undefined && e.NODE_ENV === 'development'),
     embedded,
+    billingCron: e.BILLING_CRON,
+    billingJobs: e.BILLING_JOBS ?? e.NODE_ENV !== 'test',
+    outboxPollMs: e.OUTBOX_POLL_MS,
+    persistedOperations: e.PERSISTED_OPERATIONS,
+    persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE,
+    maxBodyBytes: e.MAX_BODY_BYTES,
   };
 }

@@ -3,13 +3,21 @@ import type { Principal } from './auth/principal.ts';
 import { type OrgRole, roleAtLeast } from './auth/roles.ts';
 import type { Db } from './db/client.ts';
 import type { KeyServices } from './keys/services.ts';
+import type { LiveServices } from './live/live-services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { StripeSettings } from './stripe/client.ts';
 
 /** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
 export type RequestSettings = {
   enableOverageBilling: boolean;
   /** Oldest accepted usage event, in days before now. */
   usageLateWindowDays: number;
+  /** STRIPE_SECRET_KEY is set: the outbox worker sends invoice items (else they stay PENDING). */
+  stripeConfigured?: boolean;
+  /** BILLING_CRON: when period close and invoicing run (UTC). */
+  billingSchedule?: string;
+  /** Stripe credentials for admin operations that call Stripe (reconciliation). */
+  stripe?: StripeSettings;
 };
 
 export type Clock = () => Date;
@@ -25,6 +33,8 @@ export type Context = {
   log: Logger;
   /** The process-wide API-key services: request-rate limiter and last-use tracker. */
   keys: KeyServices;
+  /** Live usage: publish committed changes (`usageChanged`), subscribe to an org's feed. */
+  live: LiveServices;
 };
 
 /**
@@ -72,6 +82,7 @@ export type ContextInput = {
   requestId: string;
   log: Logger;
   keys: KeyServices;
+  live: LiveServices;
 };
 
 export function createContext(input: ContextInput): Context {

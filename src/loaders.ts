@@ -89,7 +89,8 @@ export function createLoaders(db: Db) {
     overages: orgPeriodLoader<OverageRow>((p) => overagesForPeriods(db, p)),
     /** All metrics, read once per request. */
     metrics(): Promise<MetricRow[]> {
-      metrics ??= listMetrics(db);
+      // A drizzle query runs again on every `await`: keep the one real Promise, so it runs once.
+      metrics ??= listMetrics(db).then((rows) => rows);
       return metrics;
     },
   };

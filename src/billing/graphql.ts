@@ -1,8 +1,9 @@
 import { builder } from '../builder.ts';
-import { badInput } from '../errors.ts';
-import { BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
+import { badInput, conflict } from '../errors.ts';
+import { anchorOf, BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters } from '../usage/load-meters.ts';
+import { closedPeriodOf } from './invoice-items.ts';
 import { MoneyRef } from './money-graphql.ts';
 import {
   type OverageLineView,
@@ -10,6 +11,7 @@ import {
   summaryOfMeters,
   summaryOfStoredLines,
 } from './overage-summary.ts';
+import { periodContaining } from './periods.ts';
 import { recalculateOrgOverages } from './recalculate.ts';
 
 const OverageLineRef = builder.objectRef<OverageLineView>('OverageLine').implement({
@@ -36,7 +38,7 @@ const OverageLineRef = builder.objectRef<OverageLineView>('OverageLine').impleme
   }),
 });
 
-const OverageSummaryRef = builder.objectRef<OverageSummaryView>('OverageSummary').implement({
+export const OverageSummaryRef = builder.objectRef<OverageSummaryView>('OverageSummary').implement({
   fields: (t) => ({
     period: t.field({ type: BillingPeriodRef, resolve: (s) => s.period }),
     lines: t.field({ type: [OverageLineRef], resolve: (s) => s.lines }),
@@ -94,7 +96,17 @@ builder.mutationFields((t) => ({
       const at = input.at ?? now;
       if (at.getTime() > now.getTime()) throw badInput('at must not be in the future.');
       const billingEnabled = ctx.settings.enableOverageBilling;
+      const closed = await closedPeriodOf(ctx.db, {
+        orgId: org.id,
+        periodStart: periodContaining(at, anchorOf(org)).start,
+      });
+      if (closed && !input.force) {
+        throw conflict(
+          'This period is closed and invoiced; pass force: true to recalculate its lines anyway.',
+        );
+      }
       const { meters, rows } = await recalculateOrgOverages(ctx.db, { org, at, now, billingEnabled });
+      ctx.live.usageChanged([org.id]);
       return { summary: summaryOfStoredLines(meters, rows, await ctx.loaders.metrics(), billingEnabled) };
     },
   }),

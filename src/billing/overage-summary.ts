@@ -16,6 +16,7 @@ export type OverageLineView = {
 };
 
 export type OverageSummaryView = {
+  orgId: string;
   period: BillingPeriod;
   lines: OverageLineView[];
   currency: string;
@@ -26,12 +27,14 @@ export type OverageSummaryView = {
 };
 
 function summary(
+  orgId: string,
   period: BillingPeriod,
   currency: string,
   lines: OverageLineView[],
   calculatedAt: Date | null,
 ): OverageSummaryView {
   return {
+    orgId,
     period,
     lines,
     currency,
@@ -64,7 +67,7 @@ export function summaryOfStoredLines(
     (latest, r) => (!latest || r.calculatedAt > latest ? r.calculatedAt : latest),
     null,
   );
-  return summary(meters.period, meters.plan.currency, lines, calculatedAt);
+  return summary(meters.org.id, meters.period, meters.plan.currency, lines, calculatedAt);
 }
 
 /** Overage lines priced live from the counters (nothing stored yet). */
@@ -80,5 +83,5 @@ export function summaryOfMeters(meters: OrgMeters): OverageSummaryView {
       cost: m.line.cost,
       currency: m.line.currency,
     }));
-  return summary(meters.period, meters.plan.currency, lines, null);
+  return summary(meters.org.id, meters.period, meters.plan.currency, lines, null);
 }

@@ -114,7 +114,11 @@ export async function loadDemoData(db: Db, now: Date): Promise<{ loaded: boolean
   const [existing] = await db.select({ n: count() }).from(orgs);
   if ((existing?.n ?? 0) > 0) return { loaded: false, orgs: existing?.n ?? 0 };
   for (const demo of demoOrgs) {
-    const created = await createOrg(db, { name: demo.name, slug: demo.slug, planCode: demo.planCode });
+    const created = await createOrg(
+      db,
+      { name: demo.name, slug: demo.slug, planCode: demo.planCode },
+      { actor: 'system', at: now },
+    );
     if (!created.ok) continue; // another instance loaded it at the same time
     const org = created.value;
     for (const m of demo.members) {

@@ -1,6 +1,11 @@
 /** Every table, for drizzle-kit and the typed client. Each module owns its tables.ts. */
+export * from '../admin/audit-tables.ts';
+export * from '../alerts/tables.ts';
+export * from '../billing/invoice-items-tables.ts';
 export * from '../billing/tables.ts';
 export * from '../keys/tables.ts';
 export * from '../orgs/tables.ts';
 export * from '../plans/tables.ts';
+export * from '../stripe/tables.ts';
 export * from '../usage/tables.ts';
+export * from '../webhooks/tables.ts';

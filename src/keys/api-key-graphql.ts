@@ -1,3 +1,4 @@
+import { actorOf } from '../admin/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { forbidden, notFound } from '../errors.ts';
@@ -148,6 +149,7 @@ builder.mutationFields((t) => ({
         expiresAt: input.expiresAt,
         createdBy: principal.kind === 'user' ? principal.userId : null,
         now: ctx.clock(),
+        actor: actorOf(principal),
       });
       return unwrap(created);
     },
@@ -161,7 +163,12 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: KeyIdInput('RevokeApiKeyInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const key = await requireManagedKey(ctx, String(input.id));
-      const revoked = await revokeApiKey(ctx.db, { orgId: key.orgId, keyId: key.id, now: ctx.clock() });
+      const revoked = await revokeApiKey(ctx.db, {
+        orgId: key.orgId,
+        keyId: key.id,
+        now: ctx.clock(),
+        actor: actorOf(ctx.principal),
+      });
       return { apiKey: unwrap(revoked) };
     },
   }),
@@ -172,7 +179,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: KeyIdInput('RotateApiKeyInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const key = await requireManagedKey(ctx, String(input.id));
-      return unwrap(await rotateApiKey(ctx.db, { orgId: key.orgId, keyId: key.id, now: ctx.clock() }));
+      const actor = actorOf(ctx.principal);
+      return unwrap(await rotateApiKey(ctx.db, { orgId: key.orgId, keyId: key.id, now: ctx.clock(), actor }));
     },
   }),
 }));

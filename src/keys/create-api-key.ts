@@ -1,3 +1,4 @@
+import { writeAudit } from '../admin/audit.ts';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';
@@ -12,6 +13,8 @@ export type CreateApiKeyParams = {
   expiresAt?: Date | null;
   createdBy: string | null;
   now: Date;
+  /** Who did it, for the audit log (`actorOf`). */
+  actor: string;
 };
 
 /** A key and its secret: the only time the secret exists outside the caller's hands. */
@@ -30,15 +33,46 @@ export async function createApiKey(db: Db, params: CreateApiKeyParams): Promise<
     return fail(badInput('expiresAt must be in the future (or left out for a key that does not expire).'));
   }
   const { secret, prefix, hash } = generateSecret();
-  const apiKey = await insertApiKey(db, {
-    orgId: params.orgId,
-    name,
-    prefix,
-    keyHash: hash,
-    scopes,
-    expiresAt,
-    createdBy: params.createdBy,
-    createdAt: params.now,
+  const apiKey = await db.transaction(async (tx) => {
+    const row = await insertApiKey(tx, {
+      orgId: params.orgId,
+      name,
+      prefix,
+      keyHash: hash,
+      scopes,
+      expiresAt,
+      createdBy: params.createdBy,
+      createdAt: params.now,
+    });
+    await auditKey(tx, {
+      action: 'createApiKey',
+      actor: params.actor,
+      at: params.now,
+      before: null,
+      after: row,
+    });
+    return row;
   });
   return ok({ apiKey, secret });
+}
+
+/** Audits a key change; the row is logged without its hash (the secret never reaches any log). */
+export async function auditKey(
+  db: Db,
+  entry: { action: string; actor: string; at: Date; before: ApiKeyRow | null; after: ApiKeyRow | null },
+): Promise<void> {
+  const visible = (row: ApiKeyRow | null) => {
+    if (!row) return null;
+    const { keyHash: _hash, ...rest } = row;
+    return rest;
+  };
+  const key = entry.after ?? entry.before;
+  await writeAudit(db, {
+    actor: entry.actor,
+    action: entry.action,
+    target: `apiKey:${key?.id ?? 'unknown'}`,
+    before: visible(entry.before),
+    after: visible(entry.after),
+    at: entry.at,
+  });
 }

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import { requestCredential } from '../auth/tokens.ts';
 import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
-import { unauthenticated } from '../errors.ts';
+import { AppError, unauthenticated } from '../errors.ts';
 import { apiKeyPrincipal, authenticateApiKey, keyFailureMessage } from './authenticate.ts';
 import { type RateLimitState, rateLimitHeaders } from './rate-limit.ts';
 import type { KeyServices } from './services.ts';
@@ -60,6 +60,18 @@ export function createApiKeyGate(deps: { db: Db; keys: KeyServices; clock: Clock
       // The gate has seen every HTTP request; admitting here covers any other way in.
       const outcome = outcomes.get(request) ?? (await admit(secret));
       if ('failure' in outcome) throw unauthenticated(outcome.failure);
+      return outcome.principal;
+    },
+    /** The same, for a connection that has no Request (a WebSocket's connection parameters). */
+    async principalForSecret(secret: string): Promise<Principal> {
+      const outcome = await admit(secret);
+      if ('failure' in outcome) throw unauthenticated(outcome.failure);
+      if (outcome.rate && !outcome.rate.allowed) {
+        throw new AppError(
+          'RATE_LIMITED',
+          `Rate limit of ${outcome.rate.limit} requests a minute for this API key reached.`,
+        );
+      }
       return outcome.principal;
     },
   };

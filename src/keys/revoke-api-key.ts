@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.ts';
 import { notFound } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { type ApiKeyRow, markRevoked } from './repository.ts';
+import { auditKey } from './create-api-key.ts';
+import { type ApiKeyRow, apiKeyInOrg, markRevoked } from './repository.ts';
 
 /**
  * Revokes a key. It stops working on the next request on every instance, since each request
@@ -9,8 +10,15 @@ import { type ApiKeyRow, markRevoked } from './repository.ts';
  */
 export async function revokeApiKey(
   db: Db,
-  params: { orgId: string; keyId: string; now: Date },
+  params: { orgId: string; keyId: string; now: Date; actor: string },
 ): Promise<Result<ApiKeyRow>> {
-  const row = await markRevoked(db, { orgId: params.orgId, keyId: params.keyId, at: params.now });
+  const row = await db.transaction(async (tx) => {
+    const before = await apiKeyInOrg(tx, params);
+    const after = await markRevoked(tx, { orgId: params.orgId, keyId: params.keyId, at: params.now });
+    if (after && before?.revokedAt === null) {
+      await auditKey(tx, { action: 'revokeApiKey', actor: params.actor, at: params.now, before, after });
+    }
+    return after;
+  });
   return row ? ok(row) : fail(notFound(`API key ${JSON.stringify(params.keyId)}`));
 }

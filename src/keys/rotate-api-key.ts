@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.ts';
 import { conflict, notFound } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
-import type { KeyWithSecret } from './create-api-key.ts';
+import { auditKey, type KeyWithSecret } from './create-api-key.ts';
 import { apiKeyInOrg, replaceSecret } from './repository.ts';
 import { generateSecret } from './secret.ts';
 
@@ -12,7 +12,7 @@ import { generateSecret } from './secret.ts';
  */
 export async function rotateApiKey(
   db: Db,
-  params: { orgId: string; keyId: string; now: Date },
+  params: { orgId: string; keyId: string; now: Date; actor: string },
 ): Promise<Result<KeyWithSecret>> {
   const key = await apiKeyInOrg(db, params);
   if (!key) return fail(notFound(`API key ${JSON.stringify(params.keyId)}`));
@@ -22,7 +22,12 @@ export async function rotateApiKey(
   }
   const { secret, prefix, hash } = generateSecret();
   const { orgId, keyId, now } = params;
-  const apiKey = await replaceSecret(db, { orgId, keyId, prefix, keyHash: hash, at: now });
+  const apiKey = await db.transaction(async (tx) => {
+    const row = await replaceSecret(tx, { orgId, keyId, prefix, keyHash: hash, at: now });
+    if (row)
+      await auditKey(tx, { action: 'rotateApiKey', actor: params.actor, at: now, before: key, after: row });
+    return row;
+  });
   // Revoked between our read and the update.
   if (!apiKey) return fail(conflict(`API key ${key.prefix} is revoked: create a new key.`));
   return ok({ apiKey, secret });

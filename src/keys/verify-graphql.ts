@@ -62,12 +62,15 @@ builder.mutationFields((t) => ({
       'counts `cost` api_calls when allowed. Refusals are answers (`valid: false` and a code), not errors.',
     authScopes: { service: true, platformAdmin: true },
     args: { input: t.arg({ type: VerifyApiKeyInput, required: true }) },
-    resolve: async (_root, { input }, ctx) =>
-      unwrap(
+    resolve: async (_root, { input }, ctx) => {
+      const payload = unwrap(
         await verifyApiKey(
           { db: ctx.db, keys: ctx.keys, billingEnabled: ctx.settings.enableOverageBilling },
           { key: input.key, cost: input.cost ?? 1n, idempotencyKey: input.idempotencyKey, now: ctx.clock() },
         ),
-      ),
+      );
+      if (payload.org && payload.quota?.consumed) ctx.live.usageChanged([payload.org.id]);
+      return payload;
+    },
   }),
 }));

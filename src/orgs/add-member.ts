@@ -1,15 +1,16 @@
+import { actorOf, writeAudit } from '../admin/audit.ts';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
 import { badInput, forbidden } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { ensureUser, type MembershipRow, upsertMembership } from './repository.ts';
+import { ensureUser, type MembershipRow, membershipsByUserIds, upsertMembership } from './repository.ts';
 
 /**
  * Adds a member to an org or changes their role. Only an OWNER (or a platform admin) may make
  * someone OWNER; ADMINs may add VIEWER, MEMBER and ADMIN.
  */
 export async function addMember(
-  ctx: Pick<Context, 'db' | 'access'>,
+  ctx: Pick<Context, 'db' | 'access' | 'principal' | 'clock'>,
   params: { orgId: string; userId: string; role: OrgRole },
 ): Promise<Result<MembershipRow>> {
   const userId = params.userId.trim();
@@ -20,7 +21,17 @@ export async function addMember(
   }
   const membership = await ctx.db.transaction(async (tx) => {
     await ensureUser(tx, userId);
-    return upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
+    const before = (await membershipsByUserIds(tx, [userId])).find((m) => m.orgId === params.orgId) ?? null;
+    const after = await upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
+    await writeAudit(tx, {
+      actor: actorOf(ctx.principal),
+      action: 'addMember',
+      target: `org:${params.orgId}`,
+      before: before && { userId, role: before.role },
+      after: { userId, role: after.role },
+      at: ctx.clock(),
+    });
+    return after;
   });
   return ok(membership);
 }

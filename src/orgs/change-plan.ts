@@ -1,8 +1,9 @@
+import { writeAudit } from '../admin/audit.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import { planByCode } from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { type OrgRow, setOrgPlan } from './repository.ts';
+import { type OrgRow, orgsByIds, setOrgPlan } from './repository.ts';
 
 /**
  * Moves an org to another plan. The new plan's entitlements and prices apply to the whole
@@ -12,11 +13,25 @@ import { type OrgRow, setOrgPlan } from './repository.ts';
 export async function changePlan(
   db: Db,
   params: { orgId: string; planCode: string },
+  audit: { actor: string; at: Date },
 ): Promise<Result<OrgRow>> {
   const plan = await planByCode(db, params.planCode);
   if (!plan) return fail(notFound(`Plan ${JSON.stringify(params.planCode)}`));
   if (!plan.active) return fail(badInput(`Plan ${plan.code} is no longer offered.`));
-  const org = await setOrgPlan(db, { orgId: params.orgId, planId: plan.id });
+  const org = await db.transaction(async (tx) => {
+    const [before] = await orgsByIds(tx, [params.orgId]);
+    const after = await setOrgPlan(tx, { orgId: params.orgId, planId: plan.id });
+    if (before && after) {
+      await writeAudit(tx, {
+        ...audit,
+        action: 'changePlan',
+        target: `org:${after.id}`,
+        before: { planId: before.planId },
+        after: { planId: after.planId, planCode: plan.code },
+      });
+    }
+    return after;
+  });
   if (!org) return fail(notFound('Org'));
   return ok(org);
 }

@@ -1,3 +1,4 @@
+import { writeAudit } from '../admin/audit.ts';
 import { validateAnchor } from '../billing/periods.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, conflict, notFound } from '../errors.ts';
@@ -17,7 +18,11 @@ export type CreateOrgInput = {
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export async function createOrg(db: Db, input: CreateOrgInput): Promise<Result<OrgRow>> {
+export async function createOrg(
+  db: Db,
+  input: CreateOrgInput,
+  audit: { actor: string; at: Date },
+): Promise<Result<OrgRow>> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200) return fail(badInput('name must be 1 to 200 characters.'));
   const slug = input.slug.trim();
@@ -44,10 +49,18 @@ export async function createOrg(db: Db, input: CreateOrgInput): Promise<Result<O
       billingAnchorDay: anchorDay,
       billingTimezone: timeZone,
     });
-    if (row && input.ownerUserId) {
+    if (!row) return row;
+    if (input.ownerUserId) {
       await ensureUser(tx, input.ownerUserId);
       await upsertMembership(tx, { orgId: row.id, userId: input.ownerUserId, role: 'OWNER' });
     }
+    await writeAudit(tx, {
+      ...audit,
+      action: 'createOrg',
+      target: `org:${row.id}`,
+      before: null,
+      after: { ...row, planCode: plan.code, ownerUserId: input.ownerUserId ?? null },
+    });
     return row;
   });
   if (!org) return fail(conflict(`The slug ${JSON.stringify(slug)} is taken: choose another.`));

@@ -1,3 +1,4 @@
+import { actorOf } from '../admin/audit.ts';
 import { periodContaining } from '../billing/periods.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
@@ -139,7 +140,9 @@ builder.mutationFields((t) => ({
     type: OrgPayload('CreateOrgPayload'),
     authScopes: { platformAdmin: true },
     args: { input: t.arg({ type: CreateOrgInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ org: unwrap(await createOrg(ctx.db, input)) }),
+    resolve: async (_root, { input }, ctx) => ({
+      org: unwrap(await createOrg(ctx.db, input, { actor: actorOf(ctx.principal), at: ctx.clock() })),
+    }),
   }),
   changePlan: t.field({
     type: OrgPayload('ChangePlanPayload'),
@@ -147,7 +150,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: ChangePlanInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const org = await requireVisibleOrg(ctx, String(input.orgId));
-      return { org: unwrap(await changePlan(ctx.db, { orgId: org.id, planCode: input.planCode })) };
+      const audit = { actor: actorOf(ctx.principal), at: ctx.clock() };
+      const changed = unwrap(await changePlan(ctx.db, { orgId: org.id, planCode: input.planCode }, audit));
+      // New entitlements and prices: live meters change with the plan.
+      ctx.live.usageChanged([org.id]);
+      return { org: changed };
     },
   }),
   addMember: t.field({

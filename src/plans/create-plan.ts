@@ -1,3 +1,4 @@
+import { writeAudit } from '../admin/audit.ts';
 import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import { type Entitlement, validateEntitlement } from '../billing/entitlements.ts';
 import type { Amount } from '../billing/money.ts';
@@ -68,7 +69,11 @@ export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewP
 }
 
 /** Creates a plan (platform admin). The code is unique; every metric must be known. */
-export async function createPlan(db: Db, input: CreatePlanInput): Promise<Result<PlanRow>> {
+export async function createPlan(
+  db: Db,
+  input: CreatePlanInput,
+  audit: { actor: string; at: Date },
+): Promise<Result<PlanRow>> {
   const code = input.code.trim();
   if (!PLAN_CODE.test(code)) {
     return fail(
@@ -107,8 +112,8 @@ export async function createPlan(db: Db, input: CreatePlanInput): Promise<Result
     if (!row.ok) return row;
     rows.push(row.value);
   }
-  const plan = await db.transaction((tx) =>
-    insertPlan(
+  const plan = await db.transaction(async (tx) => {
+    const row = await insertPlan(
       tx,
       {
         code,
@@ -118,8 +123,18 @@ export async function createPlan(db: Db, input: CreatePlanInput): Promise<Result
         rateLimitPerMinute: input.rateLimitPerMinute ?? null,
       },
       rows,
-    ),
-  );
+    );
+    if (row) {
+      await writeAudit(tx, {
+        ...audit,
+        action: 'createPlan',
+        target: `plan:${row.id}`,
+        before: null,
+        after: { ...row, entitlements: rows },
+      });
+    }
+    return row;
+  });
   if (!plan) return fail(conflict(`A plan with code ${JSON.stringify(code)} already exists.`));
   return ok(plan);
 }

@@ -1,3 +1,4 @@
+import { actorOf } from '../admin/audit.ts';
 import { Dec } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
@@ -168,6 +169,8 @@ builder.mutationFields((t) => ({
     type: CreatePlanPayload,
     authScopes: { platformAdmin: true },
     args: { input: t.arg({ type: CreatePlanInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ plan: unwrap(await createPlan(ctx.db, input)) }),
+    resolve: async (_root, { input }, ctx) => ({
+      plan: unwrap(await createPlan(ctx.db, input, { actor: actorOf(ctx.principal), at: ctx.clock() })),
+    }),
   }),
 }));

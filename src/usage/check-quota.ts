@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { overageBudgetOf, raiseBudgetAlert } from '../billing/budget.ts';
 import { periodContaining } from '../billing/periods.ts';
 import type { QuotaDecision, QuotaReason } from '../billing/quota.ts';
 import type { Db } from '../db/client.ts';
@@ -80,7 +81,11 @@ export async function checkQuota(db: Db, params: CheckQuotaParams): Promise<Resu
     if (!params.consume) {
       const counters = await loaders.counters.load({ orgId: org.id, periodStart: period.start });
       const used = counters.find((c) => c.metricKey === metric.key)?.value ?? 0n;
-      const d = decideConsumption(metric.aggregation, entitlement, used, quantity);
+      const budget = await overageBudgetOf(loaders, org, period, params.billingEnabled);
+      const d = decideConsumption(metric.aggregation, entitlement, used, quantity, {
+        budget,
+        billingEnabled: params.billingEnabled,
+      });
       return ok(view(d, used, false));
     }
 
@@ -93,8 +98,16 @@ export async function checkQuota(db: Db, params: CheckQuotaParams): Promise<Resu
     if (key !== null && (await recordedEventIds(tx, org.id, [key])).has(key)) return replay();
 
     const used = (await lockCounters(tx, [counterKey])).get(counterKeyString(counterKey)) ?? 0n;
-    const d = decideConsumption(metric.aggregation, entitlement, used, quantity);
+    // Read after the lock: the budget sees this metric's counter as locked.
+    const budget = await overageBudgetOf(loaders, org, period, params.billingEnabled);
+    const d = decideConsumption(metric.aggregation, entitlement, used, quantity, {
+      budget,
+      billingEnabled: params.billingEnabled,
+    });
     if (!d.allowed) return ok(view(d, used, false));
+    if (d.budgetExceeded && budget?.action === 'ALERT') {
+      await raiseBudgetAlert(tx, { orgId: org.id, periodStart: period.start, cap: org.budgetCap!, at: now });
+    }
     const inserted = await insertEventsAndCount(tx, [
       prepareEvent({ id: eventId, org, metric: metric.key, quantity, timestamp: now, properties: null }),
     ]);

@@ -1,5 +1,5 @@
 import type { Entitlement } from '../billing/entitlements.ts';
-import { decideQuota, type QuotaDecision } from '../billing/quota.ts';
+import { decideQuota, type OverageBudget, type QuotaDecision } from '../billing/quota.ts';
 import type { MetricRow } from '../plans/repository.ts';
 
 /**
@@ -12,10 +12,12 @@ export function decideConsumption(
   entitlement: Entitlement,
   used: bigint,
   quantity: bigint,
+  /** The org's overage budget (SUM and COUNT metrics; gauges are not budgeted). */
+  options: { budget?: OverageBudget | null; billingEnabled?: boolean } = {},
 ): QuotaDecision & { usedAfter: bigint } {
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
     const d = decideQuota({ entitlement, used: 0n, quantity });
     return { ...d, usedAfter: d.allowed && quantity > used ? quantity : used };
   }
-  return decideQuota({ entitlement, used, quantity });
+  return decideQuota({ entitlement, used, quantity, ...options });
 }

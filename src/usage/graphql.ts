@@ -5,7 +5,7 @@ import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters, type OrgMeters } from './load-meters.ts';
 import type { Meter } from './meters.ts';
 
-const MetricUsageRef = builder.objectRef<Meter>('MetricUsage').implement({
+export const MetricUsageRef = builder.objectRef<Meter>('MetricUsage').implement({
   description: "One metric's usage in a billing period, live from the usage counters.",
   fields: (t) => ({
     metric: t.field({ type: MetricRef, resolve: (m) => m.metric }),
@@ -34,7 +34,7 @@ const MetricUsageRef = builder.objectRef<Meter>('MetricUsage').implement({
   }),
 });
 
-const OrgUsageRef = builder.objectRef<OrgMeters & { asOf: Date }>('OrgUsage').implement({
+export const OrgUsageRef = builder.objectRef<OrgMeters & { asOf: Date }>('OrgUsage').implement({
   fields: (t) => ({
     period: t.field({ type: BillingPeriodRef, resolve: (u) => u.period }),
     metrics: t.field({ type: [MetricUsageRef], resolve: (u) => u.meters }),

@@ -64,7 +64,7 @@ builder.mutationFields((t) => ({
       const org = orgId ? await loadVisibleOrg(ctx, orgId) : null;
       if (!org)
         throw notFound(input.orgId ? `Org ${JSON.stringify(input.orgId)}` : 'Org (orgId is required)');
-      return unwrap(
+      const decision = unwrap(
         await checkQuota(ctx.db, {
           org,
           metric: input.metric,
@@ -75,6 +75,8 @@ builder.mutationFields((t) => ({
           billingEnabled: ctx.settings.enableOverageBilling,
         }),
       );
+      if (decision.consumed) ctx.live.usageChanged([org.id]);
+      return decision;
     },
   }),
 }));

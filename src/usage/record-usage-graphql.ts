@@ -33,7 +33,7 @@ const RejectedEvent = builder.simpleObject('RejectedEvent', {
     id: t.string({ nullable: true }),
     code: t.string({
       description:
-        'INVALID_ID, NOT_FOUND, UNKNOWN_METRIC, INVALID_QUANTITY, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD, INVALID_PROPERTIES or HARD_LIMIT.',
+        'INVALID_ID, NOT_FOUND, UNKNOWN_METRIC, INVALID_QUANTITY, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD, INVALID_PROPERTIES, HARD_LIMIT or BUDGET_CAP.',
     }),
     message: t.string(),
   }),
@@ -64,8 +64,11 @@ builder.mutationFields((t) => ({
           })),
           now: ctx.clock(),
           lateWindowDays: ctx.settings.usageLateWindowDays,
+          billingEnabled: ctx.settings.enableOverageBilling,
         }),
       );
+      // After the commit: live subscribers (on every instance) re-read these orgs.
+      ctx.live.usageChanged(outcome.changedOrgIds);
       return { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: outcome.rejected };
     },
   }),

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.ts';
 import type { MetricAggregation } from '../billing/aggregation.ts';
+import { refuseOverBudget } from '../billing/budget-guard.ts';
 import type { Entitlement } from '../billing/entitlements.ts';
+import { carryLateEventsForward } from '../billing/frozen-periods.ts';
 import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
@@ -48,7 +50,14 @@ type Candidate = { index: number; event: AcceptedUsageEvent; prepared: PreparedU
  */
 export async function recordUsage(
   db: Db,
-  params: { principal: Principal; events: readonly RecordUsageInput[]; now: Date; lateWindowDays: number },
+  params: {
+    principal: Principal;
+    events: readonly RecordUsageInput[];
+    now: Date;
+    lateWindowDays: number;
+    /** ENABLE_OVERAGE_BILLING (budget caps need priced overage); default true. */
+    billingEnabled?: boolean;
+  },
 ): Promise<Result<RecordUsageOutcome>> {
   const { principal, events, now } = params;
   if (events.length > MAX_EVENTS_PER_CALL) {
@@ -120,7 +129,33 @@ export async function recordUsage(
   // connection may be used (the embedded database has just one).
   const limited = await hardLimitedCandidates(loaders, candidates);
   const { attempted, inserted } = await db.transaction(async (tx) => {
-    const refused = await refuseOverHardLimits(tx, limited, (c, r) => reject(c.index, r));
+    // Frozen periods: events of a closed period move to the org's next open period.
+    const carried = await carryLateEventsForward(
+      tx,
+      candidates.map((c) => c.prepared),
+      orgById,
+      now,
+    );
+    // Budget caps first, then hard limits: every batch locks counters in the same order
+    // (capped orgs' counters, then the rest), so concurrent batches cannot deadlock.
+    const overBudget = await refuseOverBudget(
+      tx,
+      candidates.map((c) => ({ ...c.prepared, org: c.event.org, candidate: c })),
+      { billingEnabled: params.billingEnabled ?? true, now },
+    );
+    const refusedForBudget = new Set<Candidate>();
+    for (const { candidate } of overBudget) {
+      refusedForBudget.add(candidate);
+      reject(candidate.index, {
+        code: 'BUDGET_CAP',
+        message: `${candidate.event.metric}: this event would take the period's overage cost past the org's budget cap of ${candidate.event.org.budgetCap}.`,
+      });
+    }
+    const limitedNow = (
+      carried === 0 ? limited : limited.map((l) => ({ ...l, key: counterKeyOf(l.c) }))
+    ).filter((l) => !refusedForBudget.has(l.c));
+    const refused = await refuseOverHardLimits(tx, limitedNow, (c, r) => reject(c.index, r));
+    for (const c of refusedForBudget) refused.add(c);
     const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
     return { attempted: toWrite.length, inserted: await insertEventsAndCount(tx, toWrite) };
   });
@@ -133,6 +168,13 @@ export async function recordUsage(
     changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
   });
 }
+
+const counterKeyOf = (c: Candidate): CounterKey => ({
+  orgId: c.prepared.orgId,
+  metricKey: c.prepared.metricKey,
+  periodStart: c.prepared.periodStart,
+  periodEnd: c.prepared.periodEnd,
+});
 
 type LimitedCandidate = {
   c: Candidate;
@@ -169,12 +211,7 @@ async function hardLimitedCandidates(
       c,
       entitlement,
       aggregation: aggregationOf.get(metric) ?? 'SUM',
-      key: {
-        orgId: org.id,
-        metricKey: metric,
-        periodStart: c.prepared.periodStart,
-        periodEnd: c.prepared.periodEnd,
-      },
+      key: counterKeyOf(c),
     });
   }
   return limited;

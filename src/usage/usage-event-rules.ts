@@ -19,7 +19,8 @@ export type RejectionCode =
   | 'TIMESTAMP_IN_FUTURE'
   | 'TIMESTAMP_TOO_OLD'
   | 'INVALID_PROPERTIES'
-  | 'HARD_LIMIT';
+  | 'HARD_LIMIT'
+  | 'BUDGET_CAP';
 
 export type Rejection = { code: RejectionCode; message: string };
 

@@ -338,6 +338,39 @@ describe.each(testDatabases())('foundation on %s', (kind) => {
     expect(res.errors![0]!.message).toMatch(message);
   });
 
+  it('writes an audit row for every admin mutation of the foundation', async () => {
+    const org = await createTestOrg(server, 'free');
+    const { orgIdFromInput } = await import('../../src/orgs/org-id.ts');
+    const target = `org:${orgIdFromInput(org.id)}`;
+    await server.gql(
+      `mutation ($id: ID!) { changePlan(input: { orgId: $id, planCode: "pro" }) { org { id } } }`,
+      { id: org.id },
+      admin,
+    );
+    const added = await server.gql(
+      `mutation ($id: ID!) { addMember(input: { orgId: $id, userId: "audited", role: MEMBER }) { membership { role } } }`,
+      { id: org.id },
+      org.ownerToken,
+    );
+    expect(added.errors).toBeUndefined();
+    const res = await server.gql<{
+      auditLog: { actor: string; action: string; before: unknown; after: Record<string, unknown> }[];
+    }>(
+      `query ($target: String) { auditLog(target: $target) { actor action before after } }`,
+      { target },
+      admin,
+    );
+    const rows = res.data!.auditLog;
+    expect(rows.map((r) => r.action)).toEqual(['addMember', 'changePlan', 'createOrg']);
+    expect(rows[0]).toMatchObject({
+      actor: `user:${org.ownerId}`,
+      before: null,
+      after: { userId: 'audited', role: 'MEMBER' },
+    });
+    expect(rows[1]).toMatchObject({ actor: 'user:platform-admin', after: { planCode: 'pro' } });
+    expect(rows[2]!.after).toMatchObject({ slug: org.slug, planCode: 'free', ownerUserId: org.ownerId });
+  });
+
   it('answers /health and /ready', async () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     const ready = await fetch(`${server.url}/ready`);

@@ -154,8 +154,16 @@ describe.each(testDatabases())('request rate limits on %s', (kind) => {
         expect((await burst(server.url, key.secret, 10)).every((s) => s === 200)).toBe(true);
         await proxy.stop();
         await waitForStore(server, 'memory-fallback');
-        // The memory count starts afresh (Redis's count cannot be read): 60 more, then 429.
-        await expect61stRefused(server.url, key.secret);
+        // The memory count starts afresh (Redis's count cannot be read): about 60 more, then 429.
+        // A request whose Redis command timed out before the stop (a loaded machine) was already
+        // counted in memory, so a few of the 60 may be refused: never all, never none.
+        const statuses = await burst(server.url, key.secret, 60);
+        const allowed = statuses.filter((s) => s === 200).length;
+        expect(allowed).toBeGreaterThanOrEqual(50);
+        expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+        const refused = await asKey(server.url, key.secret);
+        expect(refused.status).toBe(429);
+        expect(codeOf(refused)).toBe('RATE_LIMITED');
       });
     });
   });

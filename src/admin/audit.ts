@@ -1,0 +1,59 @@
+import { and, desc, eq, lt } from 'drizzle-orm';
+import type { Principal } from '../auth/principal.ts';
+import type { Db } from '../db/client.ts';
+import { auditLog } from './audit-tables.ts';
+
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** Who an audit row names: `user:<id>`, `service`, `apiKey:<id>`; scheduled jobs pass `system`. */
+export function actorOf(principal: Principal | 'system'): string {
+  if (principal === 'system') return 'system';
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'service':
+      return 'service';
+    case 'apiKey':
+      return `apiKey:${principal.keyId}`;
+    case 'anonymous':
+      return 'anonymous';
+  }
+}
+
+/** JSON-safe copy of a row: bigints and decimals become strings, dates ISO strings. */
+export function auditJson(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value ?? null, (_key, v) => (typeof v === 'bigint' ? v.toString() : v)),
+  ) as unknown;
+}
+
+/** Writes one audit row; call it with the transaction that makes the change. */
+export async function writeAudit(
+  db: Db,
+  entry: { actor: string; action: string; target: string; before: unknown; after: unknown; at: Date },
+): Promise<void> {
+  await db.insert(auditLog).values({
+    ...entry,
+    before: auditJson(entry.before),
+    after: auditJson(entry.after),
+  });
+}
+
+/** Newest first; `before` is a (at, id) cursor of the last row already seen. */
+export function auditPage(
+  db: Db,
+  params: { limit: number; action?: string | null; target?: string | null; beforeAt?: Date | null },
+): Promise<AuditRow[]> {
+  return db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        params.action ? eq(auditLog.action, params.action) : undefined,
+        params.target ? eq(auditLog.target, params.target) : undefined,
+        params.beforeAt ? lt(auditLog.at, params.beforeAt) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .limit(params.limit);
+}

@@ -1,0 +1,97 @@
+import { Dec } from '../billing/money.ts';
+import { MoneyRef } from '../billing/money-graphql.ts';
+import { builder } from '../builder.ts';
+import { badInput } from '../errors.ts';
+import { authorizeLiveOrg } from '../live/graphql.ts';
+import { Queue } from '../live/queue.ts';
+import { BillingPeriodRef, OrgRef } from '../orgs/graphql.ts';
+import { MetricRef, metricByKey } from '../plans/graphql.ts';
+import { alertById, recentAlerts, type UsageAlertRow } from './repository.ts';
+
+const UsageAlertKindEnum = builder.enumType('UsageAlertKind', {
+  values: {
+    USAGE: {
+      description:
+        "A metric reached a share of its included amount (or hard limit when overage isn't priced).",
+    },
+    BUDGET: { description: "The period's overage cost reached a share of the org's budget cap." },
+  } as const,
+});
+
+const UsageAlertRef = builder.objectRef<UsageAlertRow>('UsageAlert').implement({
+  description: 'Fired once per org, kind, metric, period and threshold.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: UsageAlertKindEnum, resolve: (a) => a.kind }),
+    threshold: t.int({ description: 'Percent: 80, 90 or 100.', resolve: (a) => a.threshold }),
+    metric: t.field({
+      type: MetricRef,
+      nullable: true,
+      resolve: (a, _args, ctx) => (a.kind === 'USAGE' ? metricByKey(ctx, a.metricKey) : null),
+    }),
+    used: t.field({ type: 'SafeInt', nullable: true, resolve: (a) => a.used }),
+    limit: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: 'The units the percentage is of.',
+      resolve: (a) => a.limitUnits,
+    }),
+    cost: t.field({
+      type: MoneyRef,
+      nullable: true,
+      description: 'BUDGET: the overage cost when fired.',
+      resolve: (a) =>
+        a.cost === null || a.currency === null ? null : { amount: new Dec(a.cost), currency: a.currency },
+    }),
+    budgetCap: t.field({
+      type: MoneyRef,
+      nullable: true,
+      resolve: (a) =>
+        a.budgetCap === null || a.currency === null
+          ? null
+          : { amount: new Dec(a.budgetCap), currency: a.currency },
+    }),
+    period: t.field({ type: BillingPeriodRef, resolve: (a) => ({ start: a.periodStart, end: a.periodEnd }) }),
+    firedAt: t.field({ type: 'DateTime', resolve: (a) => a.firedAt }),
+  }),
+});
+
+builder.objectFields(OrgRef, (t) => ({
+  usageAlerts: t.field({
+    type: [UsageAlertRef],
+    description: 'The alerts fired for this org, newest first.',
+    args: { first: t.arg.int({ defaultValue: 20 }) },
+    resolve: (org, args, ctx) => {
+      const first = args.first ?? 20;
+      if (first < 1 || first > 200) throw badInput('first must be between 1 and 200.');
+      return recentAlerts(ctx.db, { orgId: org.id, limit: first });
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  usageAlert: t.field({
+    type: UsageAlertRef,
+    description: 'Alerts as they fire (80 / 90 / 100 % of a limit, and budget), each once per period.',
+    authScopes: { authenticated: true },
+    args: { orgId: t.arg.id({ required: true }) },
+    subscribe: async (_root, { orgId }, ctx) => {
+      const org = await authorizeLiveOrg(ctx, String(orgId));
+      const { db, live, log } = ctx;
+      const queue: Queue<UsageAlertRow> = new Queue(() => {
+        unsubscribe();
+        untrack();
+      });
+      // Messages carry the alert's id: the row is read back, so every instance shows the stored alert.
+      const unsubscribe = live.bus.subscribe((message) => {
+        if (message.t !== 'alert' || message.orgId !== org.id) return;
+        alertById(db, { orgId: org.id, alertId: message.alertId })
+          .then((row) => row && queue.push(row))
+          .catch((error: unknown) => log.error({ err: error }, 'usage alerts: reading an alert failed'));
+      });
+      const untrack = live.trackStream(() => void queue.return());
+      return queue;
+    },
+    resolve: (alert: UsageAlertRow) => alert,
+  }),
+}));

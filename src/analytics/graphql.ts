@@ -1,0 +1,115 @@
+import { MoneyRef } from '../billing/money-graphql.ts';
+import { localDay } from '../billing/periods.ts';
+import { builder } from '../builder.ts';
+import { badInput } from '../errors.ts';
+import { OrgRef } from '../orgs/graphql.ts';
+import { MetricUsageRef } from '../usage/graphql.ts';
+import { daysEndingWith } from './days.ts';
+import { forecastUsage, type UsageForecast } from './forecast.ts';
+import { busiestEndpoints, dailyTotals } from './repository.ts';
+
+const DailyUsageRef = builder
+  .objectRef<{ day: string; used: bigint; events: bigint }>('DailyUsage')
+  .implement({
+    fields: (t) => ({
+      day: t.exposeString('day', { description: "YYYY-MM-DD, in the org's billing time zone." }),
+      used: t.field({ type: 'SafeInt', resolve: (d) => d.used }),
+      events: t.field({ type: 'SafeInt', resolve: (d) => d.events }),
+    }),
+  });
+
+const EndpointUsageRef = builder
+  .objectRef<{ endpoint: string; used: bigint; events: bigint }>('EndpointUsage')
+  .implement({
+    fields: (t) => ({
+      endpoint: t.exposeString('endpoint'),
+      used: t.field({ type: 'SafeInt', resolve: (e) => e.used }),
+      events: t.field({ type: 'SafeInt', resolve: (e) => e.events }),
+    }),
+  });
+
+const UsageForecastRef = builder.objectRef<UsageForecast>('UsageForecast').implement({
+  description: "A straight-line projection of the period so far to the period's end.",
+  fields: (t) => ({
+    projectedUsed: t.field({ type: 'SafeInt', resolve: (f) => f.projectedUsed }),
+    projectedOverageUnits: t.field({ type: 'SafeInt', resolve: (f) => f.line.units }),
+    projectedOverageCost: t.field({
+      type: MoneyRef,
+      resolve: (f) => ({ amount: f.line.cost, currency: f.line.currency }),
+    }),
+    periodElapsed: t.float({
+      description: 'Share of the period gone by, 0 to 1.',
+      resolve: (f) => f.elapsed,
+    }),
+  }),
+});
+
+function checkRange(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw badInput(`${name} must be a whole number from 1 to ${max}.`);
+  }
+  return value;
+}
+
+builder.objectFields(OrgRef, (t) => ({
+  usageHistory: t.field({
+    type: [DailyUsageRef],
+    description:
+      "A metric's daily usage over the last `days` days (today included, the org's time zone); days without usage are zero.",
+    args: { metric: t.arg.string({ required: true }), days: t.arg.int({ defaultValue: 30 }) },
+    resolve: async (org, args, ctx) => {
+      const count = checkRange('days', args.days ?? 30, 366);
+      if (!(await ctx.loaders.metrics()).some((m) => m.key === args.metric)) {
+        throw badInput(`Unknown metric ${JSON.stringify(args.metric)}.`);
+      }
+      const days = daysEndingWith(localDay(ctx.clock(), org.billingTimezone), count);
+      const rows = await dailyTotals(ctx.db, {
+        orgId: org.id,
+        metric: args.metric,
+        fromDay: days[0]!,
+        toDay: days.at(-1)!,
+      });
+      const byDay = new Map(rows.map((r) => [r.day, r]));
+      return days.map((day) => byDay.get(day) ?? { day, used: 0n, events: 0n });
+    },
+  }),
+  topEndpoints: t.field({
+    type: [EndpointUsageRef],
+    description: "The endpoints (events' properties.endpoint) with the most usage over the last `days` days.",
+    args: {
+      days: t.arg.int({ defaultValue: 7 }),
+      first: t.arg.int({ defaultValue: 5 }),
+      metric: t.arg.string({ description: 'Only this metric; default: all metrics.' }),
+    },
+    resolve: async (org, args, ctx) => {
+      const days = daysEndingWith(
+        localDay(ctx.clock(), org.billingTimezone),
+        checkRange('days', args.days ?? 7, 366),
+      );
+      return busiestEndpoints(ctx.db, {
+        orgId: org.id,
+        metric: args.metric ?? null,
+        fromDay: days[0]!,
+        toDay: days.at(-1)!,
+        first: checkRange('first', args.first ?? 5, 100),
+      });
+    },
+  }),
+}));
+
+builder.objectFields(MetricUsageRef, (t) => ({
+  forecast: t.field({
+    type: UsageForecastRef,
+    description: "Projected usage and overage cost at the period's end, from the period so far.",
+    resolve: (m, _args, ctx) =>
+      forecastUsage({
+        used: m.used,
+        aggregation: m.metric.aggregation,
+        entitlement: m.entitlement,
+        period: m.period,
+        asOf: ctx.clock(),
+        currency: m.line.currency,
+        billingEnabled: ctx.settings.enableOverageBilling,
+      }),
+  }),
+}));

@@ -1,0 +1,83 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
+import { decimalAmount, instant, quantity } from '../db/columns.ts';
+import { orgs } from '../orgs/tables.ts';
+import { metrics } from '../plans/tables.ts';
+
+/**
+ * A billing period that has been closed: its overage lines are final and its invoice items are
+ * in the outbox. Usage that arrives later for it is counted in the org's next open period.
+ */
+export const closedPeriods = pgTable(
+  'closed_periods',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    periodStart: instant('period_start').notNull(),
+    periodEnd: instant('period_end').notNull(),
+    closedAt: instant('closed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.periodStart] })],
+);
+
+export const invoiceItemStatus = pgEnum('invoice_item_status', ['PENDING', 'SENT', 'FAILED']);
+
+/**
+ * The outbox of charges for Stripe: one row per (org, metric, period) with a positive amount,
+ * written when the period closes. `idempotency_key` is deterministic and unique, so closing
+ * again (or on two instances) never adds a row, and Stripe receives each key at most once.
+ */
+export const invoiceItems = pgTable(
+  'invoice_items',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    metricKey: text('metric_key')
+      .notNull()
+      .references(() => metrics.key),
+    periodStart: instant('period_start').notNull(),
+    periodEnd: instant('period_end').notNull(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    description: text('description').notNull(),
+    /** Exact amount of the line (unrounded), and the same rounded once to minor units. */
+    amount: decimalAmount('amount').notNull(),
+    amountMinor: quantity('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    status: invoiceItemStatus('status').notNull().default('PENDING'),
+    stripeId: text('stripe_id'),
+    stripeInvoiceId: text('stripe_invoice_id'),
+    /** Last invoice event seen by the webhook: finalized, paid or payment_failed. */
+    invoiceStatus: text('invoice_status'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** The worker sends the item at or after this instant (retry backoff). */
+    nextAttemptAt: instant('next_attempt_at').notNull(),
+    /** A worker holds the item until this instant (a lease; another worker waits it out). */
+    lockedUntil: instant('locked_until'),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull(),
+    createdAt: instant('created_at').notNull(),
+    sentAt: instant('sent_at'),
+  },
+  (t) => [
+    index('invoice_items_org_created_idx').on(t.orgId, t.createdAt),
+    index('invoice_items_due_idx').on(t.status, t.nextAttemptAt),
+    check('invoice_items_amount_positive', sql`${t.amountMinor} > 0`),
+  ],
+);
+
+/** A budget alert raised for an org's period (ALERT caps): the unique key makes it fire once. */
+export const budgetAlerts = pgTable(
+  'budget_alerts',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    periodStart: instant('period_start').notNull(),
+    cap: decimalAmount('cap').notNull(),
+    firedAt: instant('fired_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.periodStart] })],
+);

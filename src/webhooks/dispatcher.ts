@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../context.ts';
+import type { Db } from '../db/client.ts';
+import { claimDueDeliveries, type DueDelivery, recordAttempt } from './repository.ts';
+import { SIGNATURE_HEADER, signPayload } from './signature.ts';
+
+export const MAX_ATTEMPTS = 8;
+
+/** Wait before attempt n+1 after n failed ones: base x 2^(n-1), at most an hour. */
+export function backoffMs(failedAttempts: number, baseMs: number): number {
+  return Math.min(baseMs * 2 ** Math.max(0, failedAttempts - 1), 3_600_000);
+}
+
+export type WebhookDispatcher = {
+  /** Delivers what is due now without waiting for the next poll (after new events are queued). */
+  kick(): void;
+  close(): Promise<void>;
+};
+
+/**
+ * Delivers queued webhook events: claims due rows of the outbox table (safe with several
+ * instances), POSTs each signed payload, and records the outcome in the delivery log. A 2xx
+ * answer is delivered; anything else (or no answer within the timeout) is retried with
+ * exponential backoff, and given up (FAILED) after MAX_ATTEMPTS. It runs when events are queued
+ * (`kick`), when a retry it scheduled falls due, and on a slow sweep (`pollMs`) for rows another
+ * instance left behind: an idle server sends no query a second.
+ */
+export function startWebhookDispatcher(deps: {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  pollMs?: number;
+  backoffBaseMs?: number;
+  timeoutMs?: number;
+}): WebhookDispatcher {
+  const pollMs = deps.pollMs ?? 30_000;
+  const base = deps.backoffBaseMs ?? 1_000;
+  const timeoutMs = deps.timeoutMs ?? 5_000;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryAt = Number.POSITIVE_INFINITY;
+
+  /** Runs again when this instance's earliest retry falls due. */
+  function retryAfter(at: Date): void {
+    if (closed || at.getTime() >= retryAt) return;
+    clearTimeout(retryTimer);
+    retryAt = at.getTime();
+    retryTimer = setTimeout(
+      () => {
+        retryAt = Number.POSITIVE_INFINITY;
+        run();
+      },
+      Math.max(0, retryAt - deps.clock().getTime()),
+    );
+    retryTimer.unref();
+  }
+
+  async function attempt(d: DueDelivery): Promise<void> {
+    const body = JSON.stringify(d.payload);
+    const now = deps.clock();
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await fetch(d.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Meterline-Webhooks/1',
+          'meterline-event': d.event,
+          'meterline-delivery': d.id,
+          [SIGNATURE_HEADER]: signPayload(d.secret, body, now),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      statusCode = res.status;
+      await res.body?.cancel();
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    const attempts = d.attempts + 1;
+    const delivered = error === null;
+    const status = delivered ? 'DELIVERED' : attempts >= MAX_ATTEMPTS ? 'FAILED' : 'PENDING';
+    const nextAttemptAt = new Date(now.getTime() + (delivered ? 0 : backoffMs(attempts, base)));
+    await recordAttempt(deps.db, {
+      id: d.id,
+      orgId: d.orgId,
+      status,
+      attempts,
+      nextAttemptAt,
+      statusCode,
+      error,
+      deliveredAt: delivered ? now : null,
+    });
+    if (status === 'PENDING') retryAfter(nextAttemptAt);
+  }
+
+  async function drain(): Promise<void> {
+    for (;;) {
+      const due = await claimDueDeliveries(deps.db, {
+        now: deps.clock(),
+        leaseMs: timeoutMs * 2,
+        limit: 20,
+      });
+      if (due.length === 0) return;
+      await Promise.all(due.map(attempt));
+    }
+  }
+
+  function run(): void {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = drain()
+      .catch((error: unknown) => deps.log.error({ err: error }, 'webhooks: delivery round failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  }
+
+  const timer = setInterval(run, pollMs);
+  timer.unref();
+  return {
+    kick: run,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      clearTimeout(retryTimer);
+      await running;
+    },
+  };
+}

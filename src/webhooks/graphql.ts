@@ -1,0 +1,106 @@
+import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
+import { badInput, forbidden } from '../errors.ts';
+import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
+import { unwrap } from '../result.ts';
+import { createWebhookEndpoint } from './create-webhook-endpoint.ts';
+import {
+  deliveriesOfEndpoint,
+  endpointsOfOrg,
+  type WebhookDeliveryRow,
+  type WebhookEndpointRow,
+} from './repository.ts';
+
+const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
+  values: ['PENDING', 'DELIVERED', 'FAILED'] as const,
+});
+
+const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDelivery').implement({
+  description: 'One event sent (or being sent) to an endpoint: the delivery log.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    event: t.exposeString('event'),
+    eventId: t.exposeString('eventId'),
+    status: t.field({ type: DeliveryStatusEnum, resolve: (d) => d.status }),
+    attempts: t.exposeInt('attempts'),
+    lastStatusCode: t.int({ nullable: true, resolve: (d) => d.lastStatusCode }),
+    lastError: t.string({ nullable: true, resolve: (d) => d.lastError }),
+    payload: t.field({ type: 'JSON', resolve: (d) => d.payload }),
+    createdAt: t.field({ type: 'DateTime', resolve: (d) => d.createdAt }),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (d) => (d.status === 'PENDING' ? d.nextAttemptAt : null),
+    }),
+    deliveredAt: t.field({ type: 'DateTime', nullable: true, resolve: (d) => d.deliveredAt }),
+  }),
+});
+
+const WebhookEndpointRef = builder.objectRef<WebhookEndpointRow>('WebhookEndpoint').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    url: t.exposeString('url'),
+    events: t.exposeStringList('events'),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    deliveries: t.field({
+      type: [WebhookDeliveryRef],
+      description: 'Newest first.',
+      args: { first: t.arg.int({ defaultValue: 20 }) },
+      resolve: (e, args, ctx) => {
+        const first = args.first ?? 20;
+        if (first < 1 || first > 200) throw badInput('first must be between 1 and 200.');
+        return deliveriesOfEndpoint(ctx.db, { orgId: e.orgId, endpointId: e.id, limit: first });
+      },
+    }),
+  }),
+});
+
+async function requireOrgAdmin(ctx: Context, orgIdInput: string) {
+  const org = await requireVisibleOrg(ctx, orgIdInput);
+  if (!(await ctx.access.hasOrgRole(org.id, 'ADMIN'))) {
+    throw forbidden('Webhook endpoints need the OWNER or ADMIN role in this org.');
+  }
+  return org;
+}
+
+builder.objectFields(OrgRef, (t) => ({
+  webhookEndpoints: t.field({
+    type: [WebhookEndpointRef],
+    description: "The org's outbound webhook endpoints (OWNER / ADMIN; others see none).",
+    resolve: async (org, _args, ctx) =>
+      (await ctx.access.hasOrgRole(org.id, 'ADMIN')) ? endpointsOfOrg(ctx.db, org.id) : [],
+  }),
+}));
+
+const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    url: t.string({ required: true }),
+    events: t.stringList({ defaultValue: ['usage.alert'], description: 'Events to send: usage.alert.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createWebhookEndpoint: t.field({
+    type: builder.simpleObject('CreateWebhookEndpointPayload', {
+      fields: (f) => ({
+        endpoint: f.field({ type: WebhookEndpointRef }),
+        secret: f.string({
+          description: 'The signing secret, shown once: verify `Meterline-Signature: t=...,v1=...` with it.',
+        }),
+      }),
+    }),
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreateWebhookEndpointInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const org = await requireOrgAdmin(ctx, String(input.orgId));
+      return unwrap(
+        await createWebhookEndpoint(ctx.db, {
+          orgId: org.id,
+          url: input.url,
+          events: input.events ?? ['usage.alert'],
+        }),
+      );
+    },
+  }),
+}));
