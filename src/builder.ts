@@ -32,6 +32,12 @@ export const builder = new SchemaBuilder<{
     orgRole: { orgId: string; atLeast: OrgRole };
     /** An API key holding this scope (it acts in its own org only). */
     apiKeyScope: ApiKeyScope;
+    /**
+     * Reading a part of an org the caller can see: users, services and admins pass (the org is
+     * already visible to them); an API key needs USAGE_READ for usage, BILLING_READ for billing,
+     * and never reads members.
+     */
+    orgData: 'usage' | 'billing' | 'members';
   };
 }>({
   defaultFieldNullability: false,
@@ -49,11 +55,21 @@ export const builder = new SchemaBuilder<{
       service: ctx.principal.kind === 'service',
       orgRole: ({ orgId, atLeast }) => ctx.access.hasOrgRole(orgId, atLeast),
       apiKeyScope: (scope) => ctx.principal.kind === 'apiKey' && ctx.principal.scopes.includes(scope),
+      orgData: (part) => {
+        if (ctx.principal.kind !== 'apiKey') return true;
+        if (part === 'members') return false;
+        return ctx.principal.scopes.includes(part === 'usage' ? 'USAGE_READ' : 'BILLING_READ');
+      },
     }),
-    unauthorizedError: (_parent, ctx) =>
-      ctx.principal.kind === 'anonymous'
-        ? unauthenticated()
-        : forbidden('You are not allowed to do this: it needs a platform admin or a higher org role.'),
+    unauthorizedError: (_parent, ctx) => {
+      if (ctx.principal.kind === 'anonymous') return unauthenticated();
+      if (ctx.principal.kind === 'apiKey') {
+        return forbidden(
+          "This API key's scopes do not allow this: USAGE_READ reads usage, BILLING_READ reads overages and invoices, USAGE_WRITE records usage.",
+        );
+      }
+      return forbidden('You are not allowed to do this: it needs a platform admin or a higher org role.');
+    },
   },
   validation: {
     validationError: (result) =>

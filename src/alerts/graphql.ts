@@ -58,6 +58,7 @@ const UsageAlertRef = builder.objectRef<UsageAlertRow>('UsageAlert').implement({
 
 builder.objectFields(OrgRef, (t) => ({
   usageAlerts: t.field({
+    authScopes: { orgData: 'usage' },
     type: [UsageAlertRef],
     description: 'The alerts fired for this org, newest first.',
     args: { first: t.arg.int({ defaultValue: 20 }) },

@@ -53,6 +53,7 @@ function checkRange(name: string, value: number, max: number): number {
 
 builder.objectFields(OrgRef, (t) => ({
   usageHistory: t.field({
+    authScopes: { orgData: 'usage' },
     type: [DailyUsageRef],
     description:
       "A metric's daily usage over the last `days` days (today included, the org's time zone); days without usage are zero.",
@@ -74,6 +75,7 @@ builder.objectFields(OrgRef, (t) => ({
     },
   }),
   topEndpoints: t.field({
+    authScopes: { orgData: 'usage' },
     type: [EndpointUsageRef],
     description: "The endpoints (events' properties.endpoint) with the most usage over the last `days` days.",
     args: {

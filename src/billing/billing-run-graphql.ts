@@ -58,6 +58,7 @@ builder.objectFields(OrgRef, (t) => ({
   invoiceItems: t.connection(
     {
       type: InvoiceItemRef,
+      authScopes: { orgData: 'billing' },
       description: "The org's overage charges for Stripe, newest period first.",
       resolve: async (org, args, ctx) =>
         resolveOffsetConnection(

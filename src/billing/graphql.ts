@@ -58,6 +58,7 @@ export const OverageSummaryRef = builder.objectRef<OverageSummaryView>('OverageS
 
 builder.objectFields(OrgRef, (t) => ({
   overages: t.field({
+    authScopes: { orgData: 'billing' },
     type: OverageSummaryRef,
     description:
       'Overage lines of the period containing `at` (default: now) as last calculated; a live preview when none are stored.',

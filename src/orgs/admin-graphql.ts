@@ -51,12 +51,14 @@ const EntitlementOverrideRef = builder.objectRef<EntitlementOverrideRow>('Entitl
 
 builder.objectFields(OrgRef, (t) => ({
   budgetCap: t.field({
+    authScopes: { orgData: 'billing' },
     type: BudgetCapRef,
     nullable: true,
     description: 'The cap on overage cost per period; null: none.',
     resolve: (org) => (org.budgetCap === null ? null : { org }),
   }),
   entitlementOverrides: t.field({
+    authScopes: { orgData: 'billing' },
     type: [EntitlementOverrideRef],
     resolve: (org, _args, ctx) => ctx.loaders.overridesByOrg.load(org.id),
   }),

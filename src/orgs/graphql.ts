@@ -65,6 +65,7 @@ OrgRef.implement({
       resolve: (org, _args, ctx) => periodContaining(ctx.clock(), anchorOf(org)),
     }),
     members: t.field({
+      authScopes: { orgData: 'members' },
       type: [MembershipRef],
       resolve: (org, _args, ctx) => ctx.loaders.membershipsByOrg.load(org.id),
     }),

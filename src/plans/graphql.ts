@@ -2,6 +2,7 @@ import { actorOf } from '../admin/audit.ts';
 import { Dec } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
+import { unauthenticated } from '../errors.ts';
 import { unwrap } from '../result.ts';
 import { createPlan } from './create-plan.ts';
 import { overagePriceOf } from './entitlement.ts';
@@ -82,8 +83,11 @@ export const EntitlementRef = builder.objectRef<PlanEntitlementRow>('Entitlement
 
 export const PlanRef = builder.loadableNodeRef<PlanRow, string, string>('Plan', {
   id: { resolve: (plan) => plan.id },
-  load: (ids: string[], ctx) =>
-    ctx.loaders.plan.loadMany(ids).then((rows) => rows.map((r) => r ?? null)) as never,
+  // The catalog is for signed-in callers (as `plans` is), also through node(id).
+  load: (ids: string[], ctx) => {
+    if (ctx.principal.kind === 'anonymous') return Promise.resolve(ids.map(() => unauthenticated())) as never;
+    return ctx.loaders.plan.loadMany(ids).then((rows) => rows.map((r) => r ?? null)) as never;
+  },
 });
 
 PlanRef.implement({

@@ -44,6 +44,7 @@ export const OrgUsageRef = builder.objectRef<OrgMeters & { asOf: Date }>('OrgUsa
 
 builder.objectFields(OrgRef, (t) => ({
   usage: t.field({
+    authScopes: { orgData: 'usage' },
     type: OrgUsageRef,
     description: 'Usage in the billing period containing `at` (default: now), live from the counters.',
     args: { at: t.arg({ type: 'DateTime' }) },

@@ -50,6 +50,7 @@ const CheckQuotaInput = builder.inputType('CheckQuotaInput', {
 builder.mutationFields((t) => ({
   checkQuota: t.field({
     type: QuotaDecisionRef,
+    authScopes: { authenticated: true },
     description:
       'May the org use `quantity` more of a metric now? Anyone who can see the org may ask; with `consume` (usage writers only) it counts the quantity when allowed, atomically.',
     args: { input: t.arg({ type: CheckQuotaInput, required: true }) },

@@ -549,34 +549,9 @@ function liveExpect(target: Target): Expect {
 
 /**
  * Rows whose correct outcome the server does not give yet: `${field}${variant}|${target}|${principal}`
- * -> the bug. They are skipped (not weakened) until fixed; the test keeps the correct expectation.
+ * -> the bug. They are skipped (not weakened) until fixed; empty: the whole table holds.
  */
-const KEY_SCOPE_BUG =
-  'BUG: API-key scopes are not enforced on Org fields: any key of the org reads them whatever its scopes ' +
-  '(USAGE_READ should gate usage, BILLING_READ overages and invoices; no scope grants the member list).';
-const KNOWN_BUGS: Record<string, string> = {
-  ...Object.fromEntries(
-    (
-      [
-        ['Org.usage', ['keyUsageWrite', 'keyBillingRead']],
-        ['Org.usageHistory', ['keyUsageWrite', 'keyBillingRead']],
-        ['Org.topEndpoints', ['keyUsageWrite', 'keyBillingRead']],
-        ['Org.usageAlerts', ['keyUsageWrite', 'keyBillingRead']],
-        ['Org.overages', ['keyUsageWrite', 'keyUsageRead']],
-        ['Org.invoiceItems', ['keyUsageWrite', 'keyUsageRead']],
-        ['Org.budgetCap', ['keyUsageWrite', 'keyUsageRead']],
-        ['Org.entitlementOverrides', ['keyUsageWrite', 'keyUsageRead']],
-        ['Org.members', ['keyUsageWrite', 'keyUsageRead', 'keyBillingRead']],
-      ] as const
-    ).flatMap(([field, keys]) => keys.map((k) => [`${field}|A|${k}`, KEY_SCOPE_BUG])),
-  ),
-  'Query.nodePlan|-|anonymous':
-    'BUG: node(id) answers a Plan to an anonymous caller, while Query.plans needs sign-in (UNAUTHENTICATED).',
-  'Mutation.checkQuotaask|A|anonymous':
-    'BUG: checkQuota has no authScopes: an anonymous caller gets NOT_FOUND instead of UNAUTHENTICATED.',
-  'Mutation.checkQuotaask|B|anonymous':
-    'BUG: checkQuota has no authScopes: an anonymous caller gets NOT_FOUND instead of UNAUTHENTICATED.',
-};
+const KNOWN_BUGS: Record<string, string> = {};
 
 // ---------------------------------------------------------------------------------------------
 // Running the rows

@@ -1,0 +1,100 @@
+/**
+ * The peer servers of the quota benchmark, each run as its own process like Meterline:
+ * - `hello`: a minimal graphql-yoga server, `type Query { hello: String }`: the ceiling for any
+ *   GraphQL request on this machine (same Node, same yoga, same HTTP stack, no work).
+ * - `rlf-redis`: the same yoga server with one mutation that makes a quota decision with
+ *   rate-limiter-flexible on Redis (a counter per org over a monthly window): what a quota check
+ *   costs when the count lives in Redis (not durable, no ledger) instead of PostgreSQL.
+ * Usage: peer-server.ts <hello|rlf-redis>; env PORT, REDIS_URL, BENCH_KEY_PREFIX.
+ */
+import { createServer } from 'node:http';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+
+const mode = process.argv[2];
+const port = Number(process.env.PORT);
+
+function helloSchema() {
+  return createSchema({
+    typeDefs: 'type Query { hello: String }',
+    resolvers: { Query: { hello: () => 'world' } },
+  });
+}
+
+function rateLimiterSchema(limiter: RateLimiterRedis) {
+  return createSchema({
+    typeDefs: /* GraphQL */ `
+      type Query { hello: String }
+      type QuotaDecision { allowed: Boolean! used: Int! limit: Int! remaining: Int! resetsInMs: Float! }
+      type Mutation { consume(orgId: ID!, quantity: Int!): QuotaDecision! }
+    `,
+    resolvers: {
+      Query: { hello: () => 'world' },
+      Mutation: {
+        consume: async (_: unknown, args: { orgId: string; quantity: number }) => {
+          let res: RateLimiterRes;
+          let allowed = true;
+          try {
+            res = await limiter.consume(args.orgId, args.quantity);
+          } catch (rejection) {
+            if (!(rejection instanceof RateLimiterRes)) throw rejection;
+            res = rejection;
+            allowed = false;
+          }
+          return {
+            allowed,
+            used: res.consumedPoints,
+            limit: limiter.points,
+            remaining: res.remainingPoints,
+            resetsInMs: res.msBeforeNext,
+          };
+        },
+      },
+    },
+  });
+}
+
+let redis: Redis | undefined;
+let schema: ReturnType<typeof createSchema>;
+if (mode === 'hello') {
+  schema = helloSchema();
+} else if (mode === 'rlf-redis') {
+  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  const limiter = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: process.env.BENCH_KEY_PREFIX ?? 'meterline-bench',
+    // A pro org's monthly api_calls. The window is an hour, not a month, so that keys left by an
+    // interrupted run expire soon (the benchmark deletes its keys); the cost of a decision is the same.
+    points: 100_000,
+    duration: 3_600,
+  });
+  schema = rateLimiterSchema(limiter);
+} else {
+  console.error('usage: peer-server.ts <hello|rlf-redis>');
+  process.exit(64);
+}
+
+const yoga = createYoga({
+  schema,
+  graphqlEndpoint: '/graphql',
+  landingPage: false,
+  graphiql: false,
+  logging: false,
+});
+const server = createServer((req, res) => {
+  if (req.url === '/ready') {
+    res.writeHead(redis && redis.status !== 'ready' ? 503 : 200).end();
+    return;
+  }
+  yoga(req, res);
+});
+server.listen(port, '127.0.0.1');
+const stop = () => {
+  server.close(() => {
+    void (redis?.quit() ?? Promise.resolve()).finally(() => process.exit(0));
+  });
+  server.closeIdleConnections();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,327 @@
+/**
+ * Quota benchmark: `checkQuota` with `consume` and `verifyApiKey` over HTTP, requests/s and
+ * latency, against a graphql-yoga "hello" server (the ceiling of any GraphQL request here) and a
+ * quota decision made with rate-limiter-flexible on Redis (a peer), all served the same way: a
+ * separate process, the same Node, the same HTTP client and concurrency.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { type Child, freePort, startChild } from './lib/children.ts';
+import { type LoadResult, quantile, runLoad } from './lib/load.ts';
+import {
+  BENCH_SERVICE_TOKEN,
+  type BenchOrg,
+  createKey,
+  createOrgs,
+  type MeterlineChild,
+  mapLimit,
+  usedOf,
+} from './lib/meterline.ts';
+
+export type QuotaTarget = 'yoga hello' | 'checkQuota' | 'verifyApiKey' | 'rate-limiter-flexible (Redis)';
+
+export type QuotaRow = {
+  target: QuotaTarget;
+  detail: string;
+  concurrency: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  /** The yoga hello figure at the same concurrency (the ratio's denominator). */
+  ceiling?: number;
+  /** Requests sent over the whole run (warm-up and tail included): the CPU figures are per request sent. */
+  sentUnits: number;
+  check: string;
+  checkOk: boolean;
+  errors: string;
+};
+
+export type QuotaTiming = { warmupMs: number; durationMs: number };
+
+const CHECK_QUOTA =
+  'mutation ($input: CheckQuotaInput!) { checkQuota(input: $input) { allowed reason used remaining consumed } }';
+const VERIFY =
+  'mutation ($input: VerifyApiKeyInput!) { verifyApiKey(input: $input) { valid code rateLimit { remaining } quota { allowed reason used } } }';
+const RLF =
+  'mutation ($orgId: ID!, $quantity: Int!) { consume(orgId: $orgId, quantity: $quantity) { allowed used remaining } }';
+
+const ms = (v: number) => Math.round(v * 100) / 100;
+const errorsText = (r: LoadResult) => [...r.errors].map(([k, v]) => `${v}x ${k}`).join('; ');
+
+function row(
+  target: QuotaTarget,
+  detail: string,
+  r: LoadResult,
+  check: { check: string; checkOk: boolean },
+): QuotaRow {
+  return {
+    target,
+    detail,
+    concurrency: r.concurrency,
+    requestsPerSecond: r.requests / r.seconds,
+    p50: ms(quantile(r.latencies, 0.5)),
+    p99: ms(quantile(r.latencies, 0.99)),
+    sentUnits: r.sent,
+    ...check,
+    errors: errorsText(r),
+  };
+}
+
+type GraphQLBody<T> = { data?: T; errors?: { message: string }[] };
+
+function parse<T>(status: number, body: string): T | string {
+  if (status !== 200) return `HTTP ${status}: ${body.slice(0, 200)}`;
+  const parsed = JSON.parse(body) as GraphQLBody<T>;
+  if (!parsed.data || parsed.errors)
+    return `GraphQL error: ${parsed.errors?.[0]?.message ?? body.slice(0, 200)}`;
+  return parsed.data;
+}
+
+/** Counts per org; compared with `used` afterwards. */
+class Counts {
+  readonly n = new Map<number, bigint>();
+  add(org: number) {
+    this.n.set(org, (this.n.get(org) ?? 0n) + 1n);
+  }
+  get total() {
+    let t = 0n;
+    for (const v of this.n.values()) t += v;
+    return t;
+  }
+}
+
+async function checkUsed(
+  server: MeterlineChild,
+  orgs: BenchOrg[],
+  counts: Counts,
+  what: string,
+): Promise<{ check: string; checkOk: boolean }> {
+  const problems: string[] = [];
+  const used = await mapLimit(orgs, 8, async (org) => (await usedOf(server, org)).api_calls ?? 0n);
+  for (const [i, u] of used.entries()) {
+    const expected = counts.n.get(i) ?? 0n;
+    if (u !== expected) problems.push(`org #${i}: used ${u}, ${expected} ${what}`);
+  }
+  return problems.length === 0
+    ? { check: `OK: api_calls used = ${counts.total.toLocaleString('en-US')} ${what}`, checkOk: true }
+    : { check: `FAILED: ${problems.slice(0, 3).join('; ')}`, checkOk: false };
+}
+
+/** The yoga "hello" server and the rate-limiter-flexible peer, each in its own process. */
+export async function startPeers(redisUrl: string | null): Promise<{
+  hello: Child;
+  rlf: (Child & { prefix: string }) | null;
+  stop(): Promise<void>;
+}> {
+  const hello = await startChild({
+    name: 'yoga hello',
+    entry: 'test/bench/peer-server.ts',
+    args: ['hello'],
+    readyPath: '/ready',
+    env: { PORT: String(await freePort()), NODE_ENV: 'production' },
+  });
+  let rlf: (Child & { prefix: string }) | null = null;
+  if (redisUrl) {
+    const prefix = `meterline-bench-${process.pid}-${Date.now().toString(36)}`;
+    const child = await startChild({
+      name: 'rate-limiter-flexible peer',
+      entry: 'test/bench/peer-server.ts',
+      args: ['rlf-redis'],
+      readyPath: '/ready',
+      env: {
+        PORT: String(await freePort()),
+        NODE_ENV: 'production',
+        REDIS_URL: redisUrl,
+        BENCH_KEY_PREFIX: prefix,
+      },
+    });
+    rlf = { ...child, prefix };
+  }
+  return {
+    hello,
+    rlf,
+    async stop() {
+      await Promise.all([hello.stop(), rlf?.stop()]);
+    },
+  };
+}
+
+export async function benchHello(hello: Child, concurrency: number, timing: QuotaTiming): Promise<QuotaRow> {
+  const body = JSON.stringify({ query: '{ hello }' });
+  let answered = 0;
+  const r = await runLoad({
+    url: hello.url,
+    concurrency,
+    ...timing,
+    next: () => ({ body }),
+    judge(status, text) {
+      const data = parse<{ hello: string }>(status, text);
+      if (typeof data === 'string') return { error: data };
+      if (data.hello !== 'world') return { error: `unexpected answer ${text}` };
+      answered++;
+      return { units: 1 };
+    },
+  });
+  return row('yoga hello', '`{ hello }`, no auth', r, {
+    check: `OK: ${answered.toLocaleString('en-US')} answers "world"`,
+    checkOk: r.errors.size === 0,
+  });
+}
+
+/** Pro orgs, a random one per request: `checkQuota(api_calls, 1, consume, idempotencyKey)` as the service. */
+export async function benchCheckQuota(
+  server: MeterlineChild,
+  concurrency: number,
+  timing: QuotaTiming,
+  orgCount: number,
+): Promise<QuotaRow> {
+  const orgs = await createOrgs(server, 'pro', orgCount);
+  const counts = new Counts();
+  const pending = new Map<number, number>();
+  const r = await runLoad({
+    url: server.url,
+    concurrency,
+    ...timing,
+    next(worker) {
+      const org = Math.floor(Math.random() * orgs.length);
+      pending.set(worker, org);
+      return {
+        body: JSON.stringify({
+          query: CHECK_QUOTA,
+          variables: {
+            input: {
+              orgId: orgs[org]?.id,
+              metric: 'api_calls',
+              quantity: 1,
+              consume: true,
+              idempotencyKey: randomUUID(),
+            },
+          },
+        }),
+        headers: { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` },
+      };
+    },
+    judge(status, text, _shot, worker) {
+      const data = parse<{ checkQuota: { allowed: boolean; consumed: boolean; reason: string } }>(
+        status,
+        text,
+      );
+      if (typeof data === 'string') return { error: data };
+      const d = data.checkQuota;
+      if (!d.allowed || !d.consumed) return { error: `not consumed: ${d.reason}` };
+      counts.add(pending.get(worker) ?? -1);
+      return { units: 1 };
+    },
+  });
+  return row(
+    'checkQuota',
+    `consume 1 api_call, ${orgCount} pro orgs (random), service token`,
+    r,
+    await checkUsed(server, orgs, counts, 'decisions consumed'),
+  );
+}
+
+/**
+ * Enterprise orgs' keys (10,000 requests a minute each), a round-robin of `keyCount` keys so the
+ * per-key rate limit is never reached; every answer must be VALID.
+ */
+export async function benchVerifyApiKey(
+  server: MeterlineChild,
+  concurrency: number,
+  timing: QuotaTiming,
+  keyCount: number,
+): Promise<QuotaRow> {
+  const orgs = await createOrgs(server, 'enterprise', keyCount);
+  const keys = await mapLimit(orgs, 8, (org) => createKey(server, org));
+  const counts = new Counts();
+  const pending = new Map<number, number>();
+  let next = 0;
+  let rateLimited = 0;
+  const r = await runLoad({
+    url: server.url,
+    concurrency,
+    ...timing,
+    next(worker) {
+      const k = next++ % keys.length;
+      pending.set(worker, k);
+      return {
+        body: JSON.stringify({
+          query: VERIFY,
+          variables: { input: { key: keys[k], cost: 1, idempotencyKey: randomUUID() } },
+        }),
+        headers: { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` },
+      };
+    },
+    judge(status, text, _shot, worker) {
+      const data = parse<{ verifyApiKey: { valid: boolean; code: string } }>(status, text);
+      if (typeof data === 'string') return { error: data };
+      if (data.verifyApiKey.code === 'RATE_LIMITED') rateLimited++;
+      if (!data.verifyApiKey.valid) return { error: `verifyApiKey answered ${data.verifyApiKey.code}` };
+      counts.add(pending.get(worker) ?? -1);
+      return { units: 1 };
+    },
+  });
+  const check = await checkUsed(server, orgs, counts, 'VALID answers');
+  const perKey = Number(counts.total) / keyCount;
+  return row(
+    'verifyApiKey',
+    `cost 1, ${keyCount} enterprise keys round-robin (~${Math.round(perKey).toLocaleString('en-US')} requests per key, limit 10,000/min), ${rateLimited} RATE_LIMITED`,
+    r,
+    check,
+  );
+}
+
+/** The same quota decision made by rate-limiter-flexible on Redis (a counter of 100,000 points per org). */
+export async function benchRateLimiterFlexible(
+  rlf: Child & { prefix: string },
+  redisUrl: string,
+  concurrency: number,
+  timing: QuotaTiming,
+  orgCount: number,
+): Promise<QuotaRow> {
+  const run = randomUUID().slice(0, 8);
+  const orgs = Array.from({ length: orgCount }, (_, i) => `org-${run}-${i}`);
+  const counts = new Counts();
+  const pending = new Map<number, number>();
+  const r = await runLoad({
+    url: rlf.url,
+    concurrency,
+    ...timing,
+    next(worker) {
+      const org = Math.floor(Math.random() * orgs.length);
+      pending.set(worker, org);
+      return { body: JSON.stringify({ query: RLF, variables: { orgId: orgs[org], quantity: 1 } }) };
+    },
+    judge(status, text, _shot, worker) {
+      const data = parse<{ consume: { allowed: boolean } }>(status, text);
+      if (typeof data === 'string') return { error: data };
+      if (!data.consume.allowed) return { error: 'not allowed' };
+      counts.add(pending.get(worker) ?? -1);
+      return { units: 1 };
+    },
+  });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const problems: string[] = [];
+  try {
+    const keys = orgs.map((o) => `${rlf.prefix}:${o}`);
+    const values = await redis.mget(...keys);
+    for (const [i, v] of values.entries()) {
+      const expected = counts.n.get(i) ?? 0n;
+      if (BigInt(v ?? 0) !== expected) problems.push(`org #${i}: ${v}, ${expected} allowed`);
+    }
+    await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+  return row(
+    'rate-limiter-flexible (Redis)',
+    `RateLimiterRedis.consume(org, 1), ${orgCount} orgs (random), in the same yoga server`,
+    r,
+    problems.length === 0
+      ? {
+          check: `OK: Redis counters = ${counts.total.toLocaleString('en-US')} decisions allowed`,
+          checkOk: true,
+        }
+      : { check: `FAILED: ${problems.slice(0, 3).join('; ')}`, checkOk: false },
+  );
+}
