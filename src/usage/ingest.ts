@@ -1,4 +1,4 @@
-import { localDay, periodContaining } from '../billing/periods.ts';
+import { CalendarCache } from '../billing/calendar-cache.ts';
 import type { Db } from '../db/client.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { type InsertedEvent, insertEventsAndCount, type PreparedUsageEvent } from './repository.ts';
@@ -13,9 +13,12 @@ export type AcceptedUsageEvent = {
   properties: Record<string, unknown> | null;
 };
 
+/** Process-wide: events arrive in runs that share a period and a day (see calendar-cache.ts). */
+const calendar = new CalendarCache();
+
 /** Works out the period and local day an event counts in, from the org's billing anchor and time zone. */
 export function prepareEvent(e: AcceptedUsageEvent): PreparedUsageEvent {
-  const period = periodContaining(e.timestamp, {
+  const period = calendar.periodContaining(e.timestamp, {
     anchorDay: e.org.billingAnchorDay,
     timeZone: e.org.billingTimezone,
   });
@@ -28,7 +31,7 @@ export function prepareEvent(e: AcceptedUsageEvent): PreparedUsageEvent {
     occurredAt: e.timestamp,
     periodStart: period.start,
     periodEnd: period.end,
-    day: localDay(e.timestamp, e.org.billingTimezone),
+    day: calendar.localDay(e.timestamp, e.org.billingTimezone),
     endpoint: typeof endpoint === 'string' ? endpoint.slice(0, 200) : '',
     properties: e.properties,
   };
