@@ -1,5 +1,6 @@
 import { builder } from '../builder.ts';
-import { type AuditRow, auditPage } from './audit.ts';
+import { badInput } from '../errors.ts';
+import { type AuditRow, auditKeysetPage, auditPage } from './audit.ts';
 
 const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'One admin mutation: who did what to which target, with the target before and after.',
@@ -32,5 +33,50 @@ builder.queryFields((t) => ({
         target: args.target,
         beforeAt: args.before,
       }),
+  }),
+}));
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Opaque cursor of an audit entry: its instant and id (the keyset of the newest-first order). */
+function encodeAuditCursor(row: AuditRow): string {
+  return Buffer.from(`${row.at.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeAuditCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const instant = new Date(at ?? '');
+  if (!id || !UUID.test(id) || Number.isNaN(instant.getTime())) {
+    throw badInput('after is not a cursor of this connection: pass an endCursor it returned.');
+  }
+  return { at: instant, id };
+}
+
+builder.queryFields((t) => ({
+  auditEntries: t.connection({
+    type: AuditEntryRef,
+    authScopes: { platformAdmin: true },
+    description: 'Admin mutations as a connection, newest first (platform admin): page with first / after.',
+    args: { action: t.arg.string(), target: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      if (args.last != null || args.before != null) throw badInput('Page forward with first and after.');
+      const first = Math.min(Math.max(args.first ?? 50, 1), 500);
+      const rows = await auditKeysetPage(ctx.db, {
+        limit: first + 1,
+        action: args.action,
+        target: args.target,
+        after: args.after ? decodeAuditCursor(args.after) : null,
+      });
+      const page = rows.slice(0, first);
+      return {
+        edges: page.map((node) => ({ cursor: encodeAuditCursor(node), node })),
+        pageInfo: {
+          hasNextPage: rows.length > first,
+          hasPreviousPage: args.after != null,
+          startCursor: page[0] ? encodeAuditCursor(page[0]) : null,
+          endCursor: page.at(-1) ? encodeAuditCursor(page.at(-1)!) : null,
+        },
+      };
+    },
   }),
 }));

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { auditLog } from './audit-tables.ts';
@@ -52,6 +52,36 @@ export function auditPage(
         params.action ? eq(auditLog.action, params.action) : undefined,
         params.target ? eq(auditLog.target, params.target) : undefined,
         params.beforeAt ? lt(auditLog.at, params.beforeAt) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .limit(params.limit);
+}
+
+/**
+ * One page of the audit log, newest first, after an (at, id) keyset cursor: stable while new
+ * entries are written (they sort before the cursor), and no two entries are skipped or repeated.
+ */
+export function auditKeysetPage(
+  db: Db,
+  params: {
+    limit: number;
+    action?: string | null;
+    target?: string | null;
+    after?: { at: Date; id: string } | null;
+  },
+): Promise<AuditRow[]> {
+  const { after } = params;
+  return db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        params.action ? eq(auditLog.action, params.action) : undefined,
+        params.target ? eq(auditLog.target, params.target) : undefined,
+        after
+          ? or(lt(auditLog.at, after.at), and(eq(auditLog.at, after.at), lt(auditLog.id, after.id)))
+          : undefined,
       ),
     )
     .orderBy(desc(auditLog.at), desc(auditLog.id))

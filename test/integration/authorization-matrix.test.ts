@@ -216,6 +216,12 @@ const rows: Row[] = [
     expect: platformAdminOnly,
   },
   {
+    field: 'Query.auditEntries',
+    op: { query: '{ auditEntries(first: 5) { edges { node { id action target } } } }' },
+    targets: ['-'],
+    expect: platformAdminOnly,
+  },
+  {
     field: 'Query.billingSettings',
     op: { query: '{ billingSettings { __typename } }' },
     targets: ['-'],
