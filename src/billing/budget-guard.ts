@@ -2,10 +2,10 @@ import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
+import { decideConsumption } from '../usage/decide-consumption.ts';
 import { lockCounters, recordedEventIds } from '../usage/repository.ts';
 import { overageBudgetOf, raiseBudgetAlert } from './budget.ts';
 import { computeOverageLine } from './overage.ts';
-import { decideQuota } from './quota.ts';
 
 /** One event of a recordUsage batch, in the period it will be counted in. */
 export type BudgetedEvent = {
@@ -21,8 +21,9 @@ export type BudgetedEvent = {
  * Budget caps on the recordUsage path. For orgs with a cap, decides the batch's events in order
  * against the period's overage total (counters locked until the transaction ends, as for hard
  * limits): under BLOCK an event that would take the total past the cap is refused (BUDGET_CAP);
- * under ALERT it is kept and the period's budget alert is raised once. Gauges (MAX, LATEST) are
- * not budgeted. Batches of orgs without a cap cost no query. Returns the refused events.
+ * under ALERT it is kept and the period's budget alert is raised once. Gauges (MAX, LATEST) count
+ * with the value their reading makes (decideConsumption). Batches of orgs without a cap cost no
+ * query. Returns the refused events.
  */
 export async function refuseOverBudget<E extends BudgetedEvent>(
   tx: Db,
@@ -68,13 +69,10 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
     let alert = false;
     for (const e of group) {
       const aggregation = metrics.find((m) => m.key === e.metricKey)?.aggregation;
-      if (recorded.has(e.eventId) || aggregation === 'MAX' || aggregation === 'LATEST') continue;
+      if (recorded.has(e.eventId)) continue;
       const entitlement = entitlementFor(e.metricKey, planRows, overrides);
       const before = used.get(e.metricKey) ?? 0n;
-      const d = decideQuota({
-        entitlement,
-        used: before,
-        quantity: e.quantity,
+      const d = decideConsumption(aggregation ?? 'SUM', entitlement, before, e.quantity, {
         budget: { ...budget, overageCostSoFar: soFar },
         billingEnabled: params.billingEnabled,
       });

@@ -92,7 +92,8 @@ export async function checkQuota(db: Db, params: CheckQuotaParams): Promise<Resu
     const eventId = key ?? randomUUID();
     const replay = async () => {
       const used = (await lockCounters(tx, [counterKey])).get(counterKeyString(counterKey)) ?? 0n;
-      const d = decideConsumption(metric.aggregation, entitlement, used, 0n);
+      // Nothing is consumed: answer the current state (as an addition of zero, for every metric).
+      const d = decideConsumption('SUM', entitlement, used, 0n);
       return ok(view({ ...d, allowed: true }, used, false));
     };
     if (key !== null && (await recordedEventIds(tx, org.id, [key])).has(key)) return replay();

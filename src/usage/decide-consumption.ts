@@ -4,20 +4,25 @@ import type { MetricRow } from '../plans/repository.ts';
 
 /**
  * The quota decision for consuming `quantity` of a metric whose period value is `used`.
- * SUM and COUNT metrics add up, so used + quantity must fit; gauges (MAX, LATEST: seats) are
- * readings, so the reading itself must fit, and the period value becomes the larger one.
+ * SUM and COUNT metrics add up, so used + quantity must fit. Gauges (MAX, LATEST: seats) are
+ * readings: the period value becomes the larger of the two (MAX) or the reading itself (LATEST),
+ * and that value is what must fit under the hard limit and the budget. A reading that raises the
+ * value is decided as the increase it makes, so hard limits and budgets see the period's real value.
  */
 export function decideConsumption(
   aggregation: MetricRow['aggregation'],
   entitlement: Entitlement,
   used: bigint,
   quantity: bigint,
-  /** The org's overage budget (SUM and COUNT metrics; gauges are not budgeted). */
+  /** The org's overage budget, when it has a cap. */
   options: { budget?: OverageBudget | null; billingEnabled?: boolean } = {},
 ): QuotaDecision & { usedAfter: bigint } {
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
-    const d = decideQuota({ entitlement, used: 0n, quantity });
-    return { ...d, usedAfter: d.allowed && quantity > used ? quantity : used };
+    const after = aggregation === 'MAX' && used > quantity ? used : quantity;
+    if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...options });
+    // A LATEST reading below the current value lowers usage and cost: only the hard limit applies.
+    const d = decideQuota({ entitlement, used: after, quantity: 0n });
+    return { ...d, usedAfter: d.allowed ? after : used };
   }
   return decideQuota({ entitlement, used, quantity, ...options });
 }

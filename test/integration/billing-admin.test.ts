@@ -166,6 +166,35 @@ describe.each(testDatabases())('billing administration on %s', (kind) => {
     expect(codeOf(await server.gql(AUDIT, {}, org.ownerToken))).toBe('FORBIDDEN');
   });
 
+  it('BLOCK budget cap: counts seat readings (a gauge) with the value they make', async () => {
+    const code = unique('seats').toLowerCase();
+    const plan = await server.gql(
+      `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code } } }`,
+      {
+        input: {
+          code,
+          name: 'Priced seats',
+          basePrice: '0',
+          entitlements: [{ metric: 'seats', included: 5, overage: { model: 'PER_UNIT', unitPrice: '10' } }],
+        },
+      },
+      admin,
+    );
+    expect(plan.errors).toBeUndefined();
+    const org = await createTestOrg(server, code);
+    expect((await setBudget(org, '50')).errors).toBeUndefined();
+    const seat = (quantity: number) => ({ id: randomUUID(), orgId: org.id, metric: 'seats', quantity });
+    // 10 seats = 5 over x $10 = $50: at the cap, allowed; 11 seats ($60) would pass it.
+    const ok = await record(server, [seat(10)]);
+    expect(ok.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+    const over = await record(server, [seat(11), seat(9)]);
+    expect(over.data!.recordUsage.accepted).toBe(1);
+    expect(over.data!.recordUsage.rejected).toMatchObject([{ index: 0, code: 'BUDGET_CAP' }]);
+    const denied = await consume(server, { orgId: org.id, metric: 'seats', quantity: 12 });
+    expect(denied.data!.checkQuota).toMatchObject({ allowed: false, reason: 'BUDGET_CAP' });
+    expect((await usedByMetric(server, org)).seats).toBe(10);
+  });
+
   it('BLOCK budget cap: denies the consumption that takes overage past the cap (checkQuota and recordUsage)', async () => {
     const org = await createTestOrg(server, 'pro');
     const set = await setBudget(org, '10');
