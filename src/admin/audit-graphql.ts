@@ -1,4 +1,5 @@
 import { builder } from '../builder.ts';
+import { isUuid } from '../db/columns.ts';
 import { badInput } from '../errors.ts';
 import { type AuditRow, auditKeysetPage, auditPage } from './audit.ts';
 
@@ -36,8 +37,6 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Opaque cursor of an audit entry: its instant and id (the keyset of the newest-first order). */
 function encodeAuditCursor(row: AuditRow): string {
   return Buffer.from(`${row.at.toISOString()}|${row.id}`).toString('base64url');
@@ -46,7 +45,7 @@ function encodeAuditCursor(row: AuditRow): string {
 function decodeAuditCursor(cursor: string): { at: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const instant = new Date(at ?? '');
-  if (!id || !UUID.test(id) || Number.isNaN(instant.getTime())) {
+  if (!id || !isUuid(id) || Number.isNaN(instant.getTime())) {
     throw badInput('after is not a cursor of this connection: pass an endCursor it returned.');
   }
   return { at: instant, id };

@@ -2,8 +2,9 @@ import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { loadOrgMeters, type OrgMeters } from '../usage/load-meters.ts';
+import { replaceOverageLines } from './billing-run-repository.ts';
 import { formatAmount } from './money.ts';
-import { type OverageRow, replaceOverages } from './repository.ts';
+import { type OverageRow, overagesForPeriods } from './repository.ts';
 
 export type RecalculatedOverages = { meters: OrgMeters; rows: OverageRow[] };
 
@@ -34,7 +35,9 @@ export async function recalculateOrgOverages(
         currency: m.line.currency,
         calculatedAt: params.now,
       }));
-    const rows = await replaceOverages(tx, { orgId: params.org.id, periodStart: meters.period.start, lines });
+    const pair = { orgId: params.org.id, periodStart: meters.period.start, periodEnd: meters.period.end };
+    await replaceOverageLines(tx, { pairs: [pair], lines });
+    const rows = await overagesForPeriods(tx, { orgIds: [pair.orgId], periodStarts: [pair.periodStart] });
     return { meters, rows };
   });
 }

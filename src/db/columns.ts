@@ -8,3 +8,10 @@ export const quantity = (name: string) => bigint(name, { mode: 'bigint' });
 
 /** An exact decimal amount of money or price (no scale limit), read as a string and parsed with `Dec`. */
 export const decimalAmount = (name: string) => numeric(name);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; anything else can match no row (and must not reach SQL as a uuid). */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}

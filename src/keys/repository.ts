@@ -1,7 +1,8 @@
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
-import { isOrgId as isUuid, type OrgRow } from '../orgs/repository.ts';
+import { isUuid } from '../db/columns.ts';
+import type { OrgRow } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';
 import { plans } from '../plans/tables.ts';
 import { apiKeys } from './tables.ts';

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, or } from 'drizzle-orm';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Db } from '../db/client.ts';
+import { isUuid } from '../db/columns.ts';
 import { memberships, orgEntitlementOverrides, orgs, users } from './tables.ts';
 
 export type OrgRow = typeof orgs.$inferSelect;
@@ -8,12 +9,8 @@ export type NewOrg = typeof orgs.$inferInsert;
 export type MembershipRow = typeof memberships.$inferSelect;
 export type EntitlementOverrideRow = typeof orgEntitlementOverrides.$inferSelect;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Org ids are UUIDs; anything else can match no org (and must not reach SQL as a uuid). */
-export function isOrgId(id: string): boolean {
-  return UUID.test(id);
-}
+/** Org ids are UUIDs; anything else can match no org. */
+export const isOrgId = isUuid;
 
 export function orgsByIds(db: Db, ids: readonly string[]): Promise<OrgRow[]> {
   const valid = ids.filter(isOrgId);
