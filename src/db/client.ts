@@ -5,6 +5,8 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { acquireDataDirLock } from './data-dir-lock.ts';
+import { postgresOptions } from './postgres-options.ts';
+import { preparingStatements } from './prepared-statements.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -35,13 +37,12 @@ export type OpenDatabaseOptions = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const logger = options.onQuery ? { logQuery: (q: string) => options.onQuery?.(q) } : undefined;
   if (options.databaseUrl) {
+    // bigint columns arrive as strings and are turned into bigint by drizzle.
     const client = postgres(options.databaseUrl, {
+      ...postgresOptions('meterline'),
       max: options.poolSize ?? 10,
-      onnotice: () => {},
-      // bigint columns arrive as strings and are turned into bigint by drizzle.
-      connection: { application_name: 'meterline' },
     });
-    const db = drizzlePostgres({ client, schema, logger }) as unknown as Db;
+    const db = drizzlePostgres({ client: preparingStatements(client), schema, logger }) as unknown as Db;
     const url = new URL(options.databaseUrl);
     return {
       kind: 'postgres',

@@ -6,6 +6,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { Database } from './client.ts';
+import { postgresOptions } from './postgres-options.ts';
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
@@ -19,7 +20,7 @@ export async function migrate(database: Database): Promise<void> {
     return;
   }
   // One dedicated connection holds a session advisory lock while it migrates.
-  const client = postgres(database.url!, { max: 1, onnotice: () => {} });
+  const client = postgres(database.url!, { ...postgresOptions('meterline-migrate'), max: 1 });
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import postgres from 'postgres';
+import { postgresOptions } from '../db/postgres-options.ts';
 import {
   decodeMessage,
   encodeMessage,
@@ -19,11 +20,7 @@ export const LIVE_CHANNEL = 'meterline_live';
  * first tells the live views to re-read, since notifications sent meanwhile were lost.
  */
 export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
-  const sql = postgres(url, {
-    max: 2,
-    onnotice: () => {},
-    connection: { application_name: 'meterline-live' },
-  });
+  const sql = postgres(url, { ...postgresOptions('meterline-live'), max: 2 });
   const listeners = new Listeners();
   let listens = 0;
   const subscription = await sql.listen(
@@ -40,15 +37,36 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
       }
     },
   );
+  // Messages published in the same turn of the event loop go out in one statement, each distinct
+  // message once (a burst of consumptions on one org is one "usage changed", as PostgreSQL would
+  // fold identical notifications of one transaction anyway).
+  // They go as one JSON array: without fetched array types (see postgres-options.ts) postgres.js
+  // cannot send a JavaScript array as a text[] parameter.
+  let pending = new Set<string>();
+  let sending: Promise<void> = Promise.resolve();
+  const flush = () => {
+    const payloads = [...pending];
+    if (payloads.length === 0) return;
+    pending = new Set();
+    const sent =
+      payloads.length === 1
+        ? sql.notify(LIVE_CHANNEL, payloads[0]!)
+        : sql`select pg_notify(${LIVE_CHANNEL}, p) from jsonb_array_elements_text(${sql.json(payloads)}) as p`;
+    sending = sent.then(
+      () => {},
+      (error: unknown) => log.error({ err: error }, 'live bus: NOTIFY failed'),
+    );
+  };
   return {
     kind: 'postgres',
     publish(message: Exclude<LiveMessage, { t: 'resync' }>) {
-      sql.notify(LIVE_CHANNEL, encodeMessage(message)).catch((error: unknown) => {
-        log.error({ err: error }, 'live bus: NOTIFY failed');
-      });
+      if (pending.size === 0) setImmediate(flush);
+      pending.add(encodeMessage(message));
     },
     subscribe: (listener: LiveListener) => listeners.add(listener),
     async close() {
+      if (pending.size > 0) flush();
+      await sending;
       await subscription.unlisten().catch(() => {});
       await sql.end({ timeout: 2 });
     },
