@@ -8,6 +8,7 @@ import { type AuthSettings, bearerCredential, requestCredential, resolveCredenti
 import { type Clock, createContext, type RequestSettings } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
+import { isConnectionLoss } from './db/connection-loss.ts';
 import { AppError, unauthenticated } from './errors.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -23,6 +24,7 @@ import { attachGraphQLWebSocket } from './live/websocket.ts';
 import { requestScope } from './logger.ts';
 import { schema } from './schema.ts';
 import { stripeWebhookHandler } from './stripe/webhook.ts';
+import type { ConsumptionQueue } from './usage/consumption-queue.ts';
 
 export type AppDeps = {
   database: Database;
@@ -34,6 +36,8 @@ export type AppDeps = {
   keys: KeyServices;
   /** Live usage feeds and the bus between instances (owned and closed by the caller). */
   live: LiveServices;
+  /** Quota consumptions, decided in batches (owned and closed by the caller). */
+  consumptions: ConsumptionQueue;
   /** GraphiQL and introspection are off in production. */
   production: boolean;
   /** STRIPE_WEBHOOK_SECRET: verifies POST /webhooks/stripe (unset: the route answers 503). */
@@ -59,6 +63,24 @@ function isIntended(error: unknown): boolean {
   return false;
 }
 
+/**
+ * graphql's own variable errors ("Variable "$input" got invalid value ...") come without a code;
+ * they are the caller's input, so they carry BAD_USER_INPUT like every other refused input.
+ */
+function withInputCode(error: unknown): Error {
+  if (!(error instanceof GraphQLError) || error.extensions.code !== undefined || error.path) {
+    return error as Error;
+  }
+  if (!error.message.startsWith('Variable "$')) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}
+
 export function createApp(deps: AppDeps): App {
   const { log } = deps;
   const apiKeyGate = createApiKeyGate({ db: deps.database.db, keys: deps.keys, clock: deps.clock });
@@ -76,12 +98,18 @@ export function createApp(deps: AppDeps): App {
     },
     maskedErrors: {
       maskError(error) {
-        if (isIntended(error)) return error as Error;
+        if (isIntended(error)) return withInputCode(error);
         const requestId = requestScope.getStore()?.requestId;
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        log.error({ err: original }, 'unexpected error');
+        // A database connection lost mid-call (a failover, a terminated backend) is an outage to
+        // retry, not a bug: the call is safe to repeat with the same ids.
+        const lost = isConnectionLoss(original);
+        if (lost) log.warn({ err: original }, 'database connection lost during a call');
+        else log.error({ err: original }, 'unexpected error');
         return new GraphQLError(
-          `Unexpected error. Quote request id ${requestId ?? 'unknown'} when reporting it.`,
+          lost
+            ? `The database connection was lost during this call. Retry it with the same event ids or idempotency key: a retry counts once. Request id ${requestId ?? 'unknown'}.`
+            : `Unexpected error. Quote request id ${requestId ?? 'unknown'} when reporting it.`,
           {
             path: error instanceof GraphQLError ? error.path : undefined,
             extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
@@ -102,6 +130,7 @@ export function createApp(deps: AppDeps): App {
         log,
         keys: deps.keys,
         live: deps.live,
+        consumptions: deps.consumptions,
       });
     },
   });

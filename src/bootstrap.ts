@@ -11,6 +11,7 @@ import { type BillingJobs, startBillingJobs } from './jobs/scheduler.ts';
 import { createKeyServices, type KeyServices } from './keys/services.ts';
 import { createLiveServices, type LiveServices } from './live/live-services.ts';
 import { ensureCatalog } from './plans/catalog.ts';
+import { ConsumptionQueue } from './usage/consumption-queue.ts';
 import { enqueueAlerts } from './webhooks/alert-payload.ts';
 import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
 
@@ -23,6 +24,8 @@ export type Meterline = {
   keys: KeyServices;
   /** Live usage feeds and the pub/sub between instances. */
   live: LiveServices;
+  /** Quota consumptions, decided in batches (group commit). */
+  consumptions: ConsumptionQueue;
   /** The billing schedule and outbox delivery; null when BILLING_JOBS is off. */
   billingJobs: BillingJobs | null;
   /** Drains HTTP, flushes API-key last uses, then closes the database. */
@@ -80,6 +83,7 @@ export async function startMeterline(
     },
   });
   const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
+  const consumptions = new ConsumptionQueue(database.db, options.log);
   const app = createApp({
     database,
     auth: { jwtSecret, adminUserIds, serviceTokens: config.serviceTokens },
@@ -98,6 +102,7 @@ export async function startMeterline(
     log: options.log,
     keys,
     live,
+    consumptions,
     production: config.nodeEnv === 'production',
     stripeWebhookSecret: config.stripeWebhookSecret,
     hardening: {
@@ -133,9 +138,11 @@ export async function startMeterline(
     adminUserIds,
     keys,
     live,
+    consumptions,
     billingJobs,
     async close() {
       await app.close();
+      await consumptions.close();
       await billingJobs?.close();
       await alerts.close();
       await webhooks.close();

@@ -6,6 +6,7 @@ import type { KeyServices } from './keys/services.ts';
 import type { LiveServices } from './live/live-services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { StripeSettings } from './stripe/client.ts';
+import type { ConsumptionQueue } from './usage/consumption-queue.ts';
 
 /** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
 export type RequestSettings = {
@@ -35,6 +36,8 @@ export type Context = {
   keys: KeyServices;
   /** Live usage: publish committed changes (`usageChanged`), subscribe to an org's feed. */
   live: LiveServices;
+  /** Quota consumptions of this instance, decided in batches (group commit). */
+  consumptions: ConsumptionQueue;
 };
 
 /**
@@ -83,6 +86,7 @@ export type ContextInput = {
   log: Logger;
   keys: KeyServices;
   live: LiveServices;
+  consumptions: ConsumptionQueue;
 };
 
 export function createContext(input: ContextInput): Context {

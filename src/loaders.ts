@@ -61,14 +61,39 @@ function orgPeriodLoader<R extends { orgId: string; periodStart: Date }>(
 }
 
 /**
+ * Reads shared by every request in flight on one database handle: the loads issued in the same
+ * turn of the event loop (concurrent requests read from their sockets together) share one
+ * statement. Nothing is cached: each load reads the row as it is now (a revoked key, a changed
+ * plan are seen by the next request).
+ */
+export function concurrentReads<V>(
+  fetch: (db: Db, keys: readonly string[]) => Promise<(V | null)[]>,
+): (db: Db) => DataLoader<string, V | null> {
+  const readers = new WeakMap<Db, DataLoader<string, V | null>>();
+  return (db) => {
+    let reader = readers.get(db);
+    if (!reader) {
+      reader = new DataLoader((keys) => fetch(db, keys), {
+        cache: false,
+        batchScheduleFn: (run) => setImmediate(run),
+      });
+      readers.set(db, reader);
+    }
+    return reader;
+  };
+}
+
+const orgReader = concurrentReads(async (db, ids) => byId(ids, await orgsByIds(db, ids), (r) => r.id));
+
+/**
  * Per-request batch loaders: whatever number of orgs a query touches, each kind of row is read
  * with one SQL statement per batch.
  */
 export function createLoaders(db: Db) {
   let metrics: Promise<MetricRow[]> | undefined;
   return {
-    org: new DataLoader<string, OrgRow | null>(async (ids) =>
-      byId(ids, await orgsByIds(db, ids), (r) => r.id),
+    org: new DataLoader<string, OrgRow | null>(
+      (ids) => orgReader(db).loadMany(ids) as Promise<(OrgRow | null)[]>,
     ),
     plan: new DataLoader<string, PlanRow | null>(async (ids) =>
       byId(ids, await plansByIds(db, ids), (r) => r.id),

@@ -1,8 +1,7 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 import { type Amount, Dec, formatAmount, parseAmount } from './billing/money.ts';
 import { builder } from './builder.ts';
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+import { MAX_SAFE_BIGINT } from './db/columns.ts';
 
 function badValue(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
@@ -66,7 +65,8 @@ builder.scalarType('SafeInt', {
   description: 'An integer between -(2^53-1) and 2^53-1.',
   serialize: (value) => {
     const big = typeof value === 'bigint' ? value : BigInt(value as number);
-    if (big > MAX_SAFE || big < -MAX_SAFE) throw new GraphQLError(`SafeInt cannot represent ${big}`);
+    if (big > MAX_SAFE_BIGINT || big < -MAX_SAFE_BIGINT)
+      throw new GraphQLError(`SafeInt cannot represent ${big}`);
     return Number(big);
   },
   parseValue: (value) => parseSafeInt(value),

@@ -3,6 +3,7 @@ import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import type { LiveServices } from '../live/live-services.ts';
 import { readOrgUsage } from '../live/read-usage.ts';
+import { createLoaders, type Loaders } from '../loaders.ts';
 import { unwrap } from '../result.ts';
 import { fireAlerts } from './fire-alerts.ts';
 import type { UsageAlertRow } from './repository.ts';
@@ -11,10 +12,12 @@ import type { UsageAlertRow } from './repository.ts';
 export type FiredAlertsHandler = (alerts: readonly UsageAlertRow[]) => Promise<void> | void;
 
 /**
- * Checks an org's alerts after each committed usage change on this instance, coalesced per org:
- * the first change is checked at once, changes during a check cause one more check after it (at
- * most one per `minIntervalMs`). Checking is idempotent (see fire-alerts.ts), so coalescing can
- * never lose an alert: the last check sees the latest usage.
+ * Checks the alerts of orgs after committed usage changes on this instance, coalesced: the first
+ * change is checked at once, changes during a check cause one more check after it (at most one
+ * round of checks per `minIntervalMs`). The orgs changed meanwhile are checked together, sharing
+ * one read of each kind of row (plans, entitlements, counters...) however many they are.
+ * Checking is idempotent (see fire-alerts.ts), so coalescing can never lose an alert: the last
+ * check sees the latest usage.
  */
 export function startAlertChecks(deps: {
   db: Db;
@@ -25,65 +28,64 @@ export function startAlertChecks(deps: {
   minIntervalMs?: number;
   onFired?: FiredAlertsHandler;
 }): { close(): Promise<void> } {
-  type State = {
-    dirty: boolean;
-    running: Promise<void> | undefined;
-    timer: NodeJS.Timeout | undefined;
-    lastAt: number;
-  };
-  const orgs = new Map<string, State>();
   const interval = deps.minIntervalMs ?? 250;
+  let dirty = new Set<string>();
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastAt = 0;
   let closed = false;
 
-  async function check(orgId: string): Promise<void> {
-    const usage = await readOrgUsage(deps.db, {
-      orgId,
-      clock: deps.clock,
-      billingEnabled: deps.billingEnabled,
-    });
+  async function check(loaders: Loaders, orgId: string): Promise<void> {
+    const usage = await readOrgUsage(
+      deps.db,
+      { orgId, clock: deps.clock, billingEnabled: deps.billingEnabled },
+      loaders,
+    );
     if (!usage) return;
     const fired = unwrap(await fireAlerts(deps.db, usage));
     for (const alert of fired) deps.live.bus.publish({ t: 'alert', orgId, alertId: alert.id });
     if (fired.length > 0) await deps.onFired?.(fired);
   }
 
-  function schedule(orgId: string): void {
-    if (closed) return;
-    let state = orgs.get(orgId);
-    if (!state) {
-      state = { dirty: false, running: undefined, timer: undefined, lastAt: 0 };
-      orgs.set(orgId, state);
-    }
-    state.dirty = true;
-    if (state.running || state.timer) return;
-    const s = state;
-    s.timer = setTimeout(
+  function checkAll(): Promise<void> {
+    const orgIds = [...dirty];
+    dirty = new Set();
+    const loaders = createLoaders(deps.db);
+    return Promise.all(
+      orgIds.map((orgId) =>
+        check(loaders, orgId).catch((error: unknown) =>
+          deps.log.error({ err: error, orgId }, 'usage alerts: check failed'),
+        ),
+      ),
+    ).then(() => {});
+  }
+
+  function schedule(): void {
+    if (closed || running || timer || dirty.size === 0) return;
+    timer = setTimeout(
       () => {
-        s.timer = undefined;
-        s.dirty = false;
-        s.lastAt = Date.now();
-        s.running = check(orgId)
-          .catch((error: unknown) => deps.log.error({ err: error, orgId }, 'usage alerts: check failed'))
-          .finally(() => {
-            s.running = undefined;
-            if (s.dirty) schedule(orgId);
-            else if (!s.timer) orgs.delete(orgId);
-          });
+        timer = undefined;
+        lastAt = Date.now();
+        running = checkAll().finally(() => {
+          running = undefined;
+          schedule();
+        });
       },
-      Math.max(0, s.lastAt + interval - Date.now()),
+      Math.max(0, lastAt + interval - Date.now()),
     );
   }
 
   deps.live.onUsageChanged((orgIds) => {
-    for (const orgId of orgIds) schedule(orgId);
+    for (const orgId of orgIds) dirty.add(orgId);
+    schedule();
   });
 
   return {
     /** Stops scheduling and waits for the checks in flight (before the database closes). */
     async close() {
       closed = true;
-      for (const state of orgs.values()) clearTimeout(state.timer);
-      await Promise.all([...orgs.values()].map((s) => s.running));
+      clearTimeout(timer);
+      await running;
     },
   };
 }

@@ -84,10 +84,14 @@ builder.subscriptionFields((t) => ({
         untrack();
       });
       // Messages carry the alert's id: the row is read back, so every instance shows the stored alert.
+      // Reads are chained so alerts reach the subscriber in the order they fired (80 before 90).
+      let reading: Promise<void> = Promise.resolve();
       const unsubscribe = live.bus.subscribe((message) => {
         if (message.t !== 'alert' || message.orgId !== org.id) return;
-        alertById(db, { orgId: org.id, alertId: message.alertId })
-          .then((row) => row && queue.push(row))
+        const { alertId } = message;
+        reading = reading
+          .then(() => alertById(db, { orgId: org.id, alertId }))
+          .then((row) => void (row && queue.push(row)))
           .catch((error: unknown) => log.error({ err: error }, 'usage alerts: reading an alert failed'));
       });
       const untrack = live.trackStream(() => void queue.return());

@@ -3,9 +3,9 @@ import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import { decideConsumption } from '../usage/decide-consumption.ts';
-import { lockCounters, recordedEventIds } from '../usage/repository.ts';
-import { overageBudgetOf, raiseBudgetAlert } from './budget.ts';
-import { computeOverageLine } from './overage.ts';
+import { lockCounters, orgEventKey, recordedEventIds } from '../usage/repository.ts';
+import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from './budget.ts';
+import { overageTotalAfter } from './quota.ts';
 
 /** One event of a recordUsage batch, in the period it will be counted in. */
 export type BudgetedEvent = {
@@ -33,6 +33,10 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
   const refused = new Set<E>();
   const capped = events.filter((e) => e.org.budgetCap !== null);
   if (capped.length === 0 || !params.billingEnabled) return refused;
+  await lockOrgBudgets(
+    tx,
+    capped.map((e) => e.org.id),
+  );
   await lockCounters(
     tx,
     capped.map((e) => ({
@@ -56,8 +60,7 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
     if (!budget) continue;
     const recorded = await recordedEventIds(
       tx,
-      org.id,
-      group.map((e) => e.eventId),
+      group.map((e) => ({ orgId: org.id, eventId: e.eventId })),
     );
     const [planRows, overrides, counters] = await Promise.all([
       loaders.entitlementsByPlan.load(org.planId),
@@ -69,7 +72,7 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
     let alert = false;
     for (const e of group) {
       const aggregation = metrics.find((m) => m.key === e.metricKey)?.aggregation;
-      if (recorded.has(e.eventId)) continue;
+      if (recorded.has(orgEventKey(org.id, e.eventId))) continue;
       const entitlement = entitlementFor(e.metricKey, planRows, overrides);
       const before = used.get(e.metricKey) ?? 0n;
       const d = decideConsumption(aggregation ?? 'SUM', entitlement, before, e.quantity, {
@@ -80,9 +83,13 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
         if (d.reason === 'BUDGET_CAP') refused.add(e);
         continue;
       }
-      const line = (u: bigint) =>
-        computeOverageLine({ used: u, entitlement, currency: budget.currency, billingEnabled: true });
-      soFar = soFar.minus(line(before).costRounded).plus(line(d.usedAfter).costRounded);
+      soFar = overageTotalAfter(
+        { ...budget, overageCostSoFar: soFar },
+        entitlement,
+        before,
+        d.usedAfter,
+        true,
+      );
       used.set(e.metricKey, d.usedAfter);
       if (d.budgetExceeded) alert = true;
     }

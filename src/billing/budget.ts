@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import type { Loaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
@@ -39,6 +39,23 @@ export async function overageBudgetOf(
     ).total,
     currency: plan.currency,
   };
+}
+
+/** Advisory-lock namespace of org budgets (the first key of `pg_advisory_xact_lock(int, int)`). */
+const BUDGET_LOCKS = 7301;
+
+/**
+ * Holds the budgets of these orgs until the transaction ends. A budget cap spans all of an org's
+ * metrics, while counter locks are per metric: without this, two consumptions of different
+ * metrics could each see the old overage total and together pass the cap. Taken in key order,
+ * before any counter lock (see lockCounters), by every writer that decides against a budget.
+ */
+export async function lockOrgBudgets(db: Db, orgIds: readonly string[]): Promise<void> {
+  if (orgIds.length === 0) return;
+  await db.execute(sql`
+    select pg_advisory_xact_lock(${BUDGET_LOCKS}, k)
+    from (select distinct hashtext(id) as k from jsonb_array_elements_text(${JSON.stringify(orgIds)}::jsonb) as id
+      order by k) as keys`);
 }
 
 /** Records the period's budget alert; true only the first time (each alert fires once per period). */

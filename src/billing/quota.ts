@@ -87,11 +87,25 @@ function exceedsBudget(
 ): boolean {
   const line = (units: bigint) =>
     computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
-  const now = line(used);
-  const after = line(used + quantity);
-  if (!after.cost.greaterThan(now.cost)) return false;
-  const projected = new Dec(budget.overageCostSoFar).minus(now.costRounded).plus(after.costRounded);
-  return projected.greaterThan(budget.cap);
+  if (!line(used + quantity).cost.greaterThan(line(used).cost)) return false;
+  return overageTotalAfter(budget, e, used, used + quantity, billingEnabled).greaterThan(budget.cap);
+}
+
+/**
+ * The period's overage total, as invoiced, once one metric's usage moves from `used` to
+ * `usedAfter`: soFar - line(used) + line(usedAfter), each line rounded to the minor unit. Callers
+ * deciding several consumptions in a row carry it forward as the next `overageCostSoFar`.
+ */
+export function overageTotalAfter(
+  budget: OverageBudget,
+  e: Entitlement,
+  used: bigint,
+  usedAfter: bigint,
+  billingEnabled: boolean,
+): Amount {
+  const line = (units: bigint) =>
+    computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
+  return new Dec(budget.overageCostSoFar).minus(line(used).costRounded).plus(line(usedAfter).costRounded);
 }
 
 function assertCount(n: bigint, field: string): void {

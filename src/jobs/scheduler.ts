@@ -4,10 +4,9 @@ import type { Clock } from '../context.ts';
 import type { Database } from '../db/client.ts';
 import { createStripeClient, type StripeSettings } from '../stripe/client.ts';
 import { createOutboxWorker, type OutboxWorker } from '../stripe/outbox-worker.ts';
+import { BILLING_RUN_QUEUE, createBillingRunQueue } from './billing-queue.ts';
 import { runBillingRun } from './billing-run.ts';
 import { cronMatches, parseCron } from './cron.ts';
-
-export const BILLING_RUN_QUEUE = 'billing-run';
 
 export type BillingJobsSettings = {
   /** BILLING_CRON (UTC), default daily at 02:00. */
@@ -22,6 +21,8 @@ export type BillingJobs = {
   outbox: OutboxWorker | null;
   /** Runs the billing run now (close + deliver), as the schedule would. */
   runNow(): ReturnType<typeof runBillingRun>;
+  /** Resolves when the catch-up run started with the jobs has ended (whatever its outcome). */
+  startupRun: Promise<void>;
   close(): Promise<void>;
 };
 
@@ -85,14 +86,7 @@ export async function startBillingJobs(deps: {
     });
     boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
     await boss.start();
-    await boss.createQueue(BILLING_RUN_QUEUE, {
-      name: BILLING_RUN_QUEUE,
-      policy: 'singleton',
-      retryLimit: 5,
-      retryDelay: 60,
-      retryBackoff: true,
-      expireInSeconds: 3600,
-    });
+    await createBillingRunQueue(boss);
     await boss.schedule(BILLING_RUN_QUEUE, settings.cron, {}, { tz: 'UTC' });
     await boss.work(BILLING_RUN_QUEUE, async () => {
       await runNow();
@@ -116,6 +110,7 @@ export async function startBillingJobs(deps: {
   return {
     outbox,
     runNow,
+    startupRun: startup.then(() => {}),
     async close() {
       for (const timer of timers) clearInterval(timer);
       await Promise.allSettled([startup, running, delivering]);

@@ -2,6 +2,7 @@ import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/columns.ts';
+import { concurrentReads } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';
 import { plans } from '../plans/tables.ts';
@@ -66,15 +67,20 @@ export type KeyLookup = { key: ApiKeyRow; org: OrgRow; rateLimitPerMinute: numbe
  * API-key request costs. Not org-scoped, by nature: the secret is what tells us the org.
  */
 export async function apiKeyByHash(db: Db, keyHash: string): Promise<KeyLookup | undefined> {
-  const [row] = await db
+  return (await keyReader(db).load(keyHash)) ?? undefined;
+}
+
+/** Keys of concurrent requests are read together, fresh every time (see concurrentReads). */
+const keyReader = concurrentReads<KeyLookup>(async (db, hashes) => {
+  const rows = await db
     .select({ key: apiKeys, org: orgs, rateLimitPerMinute: plans.rateLimitPerMinute })
     .from(apiKeys)
     .innerJoin(orgs, eq(orgs.id, apiKeys.orgId))
     .innerJoin(plans, eq(plans.id, orgs.planId))
-    .where(eq(apiKeys.keyHash, keyHash))
-    .limit(1);
-  return row;
-}
+    .where(inArray(apiKeys.keyHash, [...hashes]));
+  const byHash = new Map(rows.map((r) => [r.key.keyHash, r]));
+  return hashes.map((h) => byHash.get(h) ?? null);
+});
 
 /** Revokes a key; a key already revoked keeps its first revocation time. */
 export async function markRevoked(

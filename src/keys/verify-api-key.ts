@@ -5,6 +5,7 @@ import { badInput } from '../errors.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { checkQuota, type QuotaDecisionView } from '../usage/check-quota.ts';
+import type { ConsumptionQueue } from '../usage/consumption-queue.ts';
 import { authenticateApiKey } from './authenticate.ts';
 import type { RateLimitState } from './rate-limit.ts';
 import type { KeyServices } from './services.ts';
@@ -36,7 +37,7 @@ export const API_CALLS = 'api_calls';
  * REVOKED and EXPIRED answers still name the org and scopes: the caller is a trusted service.
  */
 export async function verifyApiKey(
-  deps: { db: Db; keys: KeyServices; billingEnabled: boolean },
+  deps: { db: Db; keys: KeyServices; consumptions: ConsumptionQueue; billingEnabled: boolean },
   params: { key: string; cost: bigint; idempotencyKey?: string | null; now: Date },
 ): Promise<Result<Verification>> {
   if (params.cost <= 0n) return fail(badInput('cost must be a positive number of api_calls.'));
@@ -54,8 +55,8 @@ export async function verifyApiKey(
       : await deps.keys.limiter.consume(auth.key.id, auth.rateLimitPerMinute);
   if (rateLimit && !rateLimit.allowed) return refuse('RATE_LIMITED', { ...known, rateLimit });
 
-  const decided = await checkQuota(deps.db, {
-    org: auth.org,
+  const decided = await checkQuota(deps, {
+    orgId: auth.org.id,
     metric: API_CALLS,
     quantity: params.cost,
     consume: true,

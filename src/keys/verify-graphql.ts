@@ -65,7 +65,12 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const payload = unwrap(
         await verifyApiKey(
-          { db: ctx.db, keys: ctx.keys, billingEnabled: ctx.settings.enableOverageBilling },
+          {
+            db: ctx.db,
+            keys: ctx.keys,
+            consumptions: ctx.consumptions,
+            billingEnabled: ctx.settings.enableOverageBilling,
+          },
           { key: input.key, cost: input.cost ?? 1n, idempotencyKey: input.idempotencyKey, now: ctx.clock() },
         ),
       );

@@ -2,9 +2,11 @@ import { writeAudit } from '../admin/audit.ts';
 import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import { type Entitlement, validateEntitlement } from '../billing/entitlements.ts';
 import type { Amount } from '../billing/money.ts';
-import { currencyExponent, formatAmount } from '../billing/money.ts';
+import { currencyExponent, formatAmount, toMinorUnits } from '../billing/money.ts';
 import { type OveragePriceInput, parseOveragePrice } from '../billing/pricing.ts';
 import type { Db } from '../db/client.ts';
+import { MAX_SAFE_BIGINT } from '../db/columns.ts';
+import { isStorableText } from '../db/storable-text.ts';
 import { badInput, conflict } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { insertPlan, listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';
@@ -68,6 +70,28 @@ export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewP
   });
 }
 
+/** A plan's name as stored: trimmed, 1 to 200 characters PostgreSQL can hold. */
+export function planNameOf(raw: string): Result<string> {
+  const name = raw.trim();
+  if (name.length === 0 || name.length > 200 || !isStorableText(name)) {
+    return fail(
+      badInput(
+        'name must be 1 to 200 characters of valid Unicode, without NUL (\\u0000) or unpaired surrogates.',
+      ),
+    );
+  }
+  return ok(name);
+}
+
+/** A base price is answered in minor units too (a SafeInt): it must fit. Null when it does. */
+export function basePriceProblem(price: Amount, currency: string) {
+  if (price.isNegative()) return badInput('basePrice must be 0 or more.');
+  if (toMinorUnits(price, currency) > MAX_SAFE_BIGINT) {
+    return badInput(`basePrice ${formatAmount(price)} is too large: at most 2^53-1 minor units.`);
+  }
+  return null;
+}
+
 /** Creates a plan (platform admin). The code is unique; every metric must be known. */
 export async function createPlan(
   db: Db,
@@ -80,8 +104,8 @@ export async function createPlan(
       badInput('code must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit.'),
     );
   }
-  const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) return fail(badInput('name must be 1 to 200 characters.'));
+  const name = planNameOf(input.name);
+  if (!name.ok) return name;
   if (input.basePrice.isNegative()) return fail(badInput('basePrice must be 0 or more.'));
   const currency = (input.currency ?? 'USD').toUpperCase();
   try {
@@ -91,6 +115,8 @@ export async function createPlan(
       badInput(`currency must be an ISO 4217 code such as USD, got ${JSON.stringify(input.currency)}.`),
     );
   }
+  const priceProblem = basePriceProblem(input.basePrice, currency);
+  if (priceProblem) return fail(priceProblem);
   if (input.rateLimitPerMinute != null && input.rateLimitPerMinute < 1) {
     return fail(badInput('rateLimitPerMinute must be 1 or more (leave it out for no limit).'));
   }
@@ -117,7 +143,7 @@ export async function createPlan(
       tx,
       {
         code,
-        name,
+        name: name.value,
         basePrice: formatAmount(input.basePrice),
         currency,
         rateLimitPerMinute: input.rateLimitPerMinute ?? null,

@@ -11,7 +11,7 @@ import {
   updatePlanRow,
   upsertPlanEntitlements,
 } from './admin-repository.ts';
-import { type EntitlementInput, entitlementRowOf } from './create-plan.ts';
+import { basePriceProblem, type EntitlementInput, entitlementRowOf, planNameOf } from './create-plan.ts';
 import { listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';
 
 export type UpdatePlanInput = {
@@ -38,9 +38,9 @@ export async function updatePlan(
 ): Promise<Result<PlanRow>> {
   const patch: Parameters<typeof updatePlanRow>[1]['patch'] = {};
   if (input.name != null) {
-    const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) return fail(badInput('name must be 1 to 200 characters.'));
-    patch.name = name;
+    const name = planNameOf(input.name);
+    if (!name.ok) return name;
+    patch.name = name.value;
   }
   if (input.basePrice != null) {
     if (input.basePrice.isNegative()) return fail(badInput('basePrice must be 0 or more.'));
@@ -73,6 +73,8 @@ export async function updatePlan(
   return db.transaction(async (tx) => {
     const before = await lockPlanByCode(tx, input.code);
     if (!before) return fail(notFound(`Plan ${JSON.stringify(input.code)}`));
+    const priceProblem = input.basePrice != null && basePriceProblem(input.basePrice, before.currency);
+    if (priceProblem) return fail(priceProblem);
     const entitlementsBefore = await planEntitlementRows(tx, before.id);
     const plan =
       Object.keys(patch).length > 0 ? await updatePlanRow(tx, { planId: before.id, patch }) : before;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
+import { isStorableText } from '../db/storable-text.ts';
 import { forgetStripeCustomer, recordStripeEvent, setInvoiceState } from './webhook-repository.ts';
 
 const MAX_BODY_BYTES = 1_000_000;
@@ -46,6 +47,11 @@ export function stripeWebhookHandler(deps: {
       deps.log.warn({ err: error }, 'Stripe webhook with a bad signature');
       return answer(400, { error: 'signature verification failed' });
     }
+    const malformed = malformedEvent(event);
+    if (malformed) {
+      deps.log.warn({ problem: malformed }, 'Stripe webhook with a malformed event');
+      return answer(400, { error: `malformed event: ${malformed}` });
+    }
     const processed = await deps.db.transaction(async (tx) => {
       if (!(await recordStripeEvent(tx, { id: event.id, type: event.type, at: deps.clock() }))) return false;
       const state = INVOICE_STATES[event.type];
@@ -55,10 +61,10 @@ export function stripeWebhookHandler(deps: {
         await setInvoiceState(tx, {
           invoiceId: invoice.id,
           state,
-          keys: lines.map((l) => l.metadata?.meterline_key).filter((k): k is string => !!k),
+          keys: lines.map((l) => l?.metadata?.meterline_key).filter(isId),
           stripeItemIds: lines
-            .map((l) => l.parent?.invoice_item_details?.invoice_item ?? l.invoice_item)
-            .filter((k): k is string => !!k),
+            .map((l) => l?.parent?.invoice_item_details?.invoice_item ?? l?.invoice_item)
+            .filter(isId),
         });
       } else if (event.type === 'customer.deleted') {
         await forgetStripeCustomer(tx, (event.data.object as { id: string }).id);
@@ -67,6 +73,30 @@ export function stripeWebhookHandler(deps: {
     });
     answer(200, { received: true, duplicate: !processed });
   };
+}
+
+const isId = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && isStorableText(value);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A signed body is Stripe's, but its shape is still checked before it reaches SQL: what this
+ * handler reads must have the types it is read as. Returns what is wrong, or null.
+ */
+function malformedEvent(event: unknown): string | null {
+  if (!isObject(event)) return 'not a JSON object';
+  if (!isId(event.id)) return 'id must be a non-empty string';
+  if (typeof event.type !== 'string' || !isStorableText(event.type)) return 'type must be a string';
+  if (!INVOICE_STATES[event.type] && event.type !== 'customer.deleted') return null;
+  const object = isObject(event.data) ? event.data.object : undefined;
+  if (!isObject(object) || !isId(object.id)) return `data.object.id must be a string for ${event.type}`;
+  const lines = isObject(object.lines) ? object.lines.data : undefined;
+  if (object.lines !== undefined && object.lines !== null && !Array.isArray(lines)) {
+    return 'data.object.lines.data must be a list';
+  }
+  return null;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {

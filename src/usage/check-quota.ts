@@ -1,33 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { overageBudgetOf, raiseBudgetAlert } from '../billing/budget.ts';
+import { overageBudgetOf } from '../billing/budget.ts';
 import { periodContaining } from '../billing/periods.ts';
-import type { QuotaDecision, QuotaReason } from '../billing/quota.ts';
 import type { Db } from '../db/client.ts';
-import { badInput } from '../errors.ts';
+import { isStorableText } from '../db/storable-text.ts';
+import { badInput, notFound } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
-import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
-import type { MetricRow } from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
+import type { ConsumptionQueue } from './consumption-queue.ts';
 import { decideConsumption } from './decide-consumption.ts';
-import { prepareEvent } from './ingest.ts';
-import { counterKeyString, insertEventsAndCount, lockCounters, recordedEventIds } from './repository.ts';
+import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 
-export type QuotaDecisionView = {
-  allowed: boolean;
-  reason: QuotaReason;
-  metric: MetricRow;
-  /** Usage of the period after this decision (including the consumed quantity when consumed). */
-  used: bigint;
-  limit: bigint | null;
-  remaining: bigint | null;
-  resetsAt: Date;
-  /** True when `consume` was asked and this call counted the quantity (false for a replay). */
-  consumed: boolean;
-};
+export type { QuotaDecisionView } from './quota-view.ts';
 
 export type CheckQuotaParams = {
-  org: OrgRow;
+  /** An org the caller may see (the caller checks); NOT_FOUND when there is no such org. */
+  orgId: string;
   metric: string;
   quantity: bigint;
   consume: boolean;
@@ -39,81 +26,58 @@ export type CheckQuotaParams = {
 
 /**
  * May the org use `quantity` more of a metric now? Without `consume` it only answers. With
- * `consume`, it records the quantity as a usage event only when allowed, holding the period's
- * counter locked from the decision to the write: under any number of concurrent consumers a
- * hard limit is never passed. A consume whose idempotency key is already recorded is answered
- * from the current usage and counts nothing.
+ * `consume`, it records the quantity as a usage event only when allowed, deciding with the
+ * period's counter locked until the write commits: under any number of concurrent consumers a
+ * hard limit is never passed. Consumptions go through the instance's queue, which decides
+ * concurrent ones together (see ConsumptionQueue). A consume whose idempotency key is already
+ * recorded is answered from the current usage and counts nothing.
  */
-export async function checkQuota(db: Db, params: CheckQuotaParams): Promise<Result<QuotaDecisionView>> {
-  const { org, quantity, now } = params;
+export async function checkQuota(
+  deps: { db: Db; consumptions: ConsumptionQueue },
+  params: CheckQuotaParams,
+): Promise<Result<QuotaDecisionView>> {
+  const { orgId, quantity, now } = params;
   if (quantity <= 0n) return fail(badInput('quantity must be a positive integer.'));
   const key = params.idempotencyKey ?? null;
-  if (key !== null && (key.length === 0 || key.length > 128)) {
-    return fail(badInput('idempotencyKey must be 1 to 128 characters.'));
+  if (key !== null && (key.length === 0 || key.length > 128 || !isStorableText(key))) {
+    return fail(
+      badInput(
+        'idempotencyKey must be 1 to 128 characters of valid Unicode, without NUL (\\u0000) or unpaired surrogates.',
+      ),
+    );
   }
-  return db.transaction(async (tx) => {
-    const loaders = createLoaders(tx);
-    const metric = (await loaders.metrics()).find((m) => m.key === params.metric);
-    if (!metric) return fail(badInput(`Unknown metric ${JSON.stringify(params.metric)}.`));
-    const [entitlements, overrides] = await Promise.all([
-      loaders.entitlementsByPlan.load(org.planId),
-      loaders.overridesByOrg.load(org.id),
-    ]);
-    const entitlement = entitlementFor(metric.key, entitlements, overrides);
-    const period = periodContaining(now, { anchorDay: org.billingAnchorDay, timeZone: org.billingTimezone });
-    const counterKey = {
-      orgId: org.id,
-      metricKey: metric.key,
-      periodStart: period.start,
-      periodEnd: period.end,
-    };
-    const view = (d: QuotaDecision, used: bigint, consumed: boolean): QuotaDecisionView => ({
-      allowed: d.allowed,
-      reason: d.reason,
-      metric,
-      used,
-      limit: d.limit,
-      remaining: d.limit === null ? null : d.limit > used ? d.limit - used : 0n,
-      resetsAt: period.end,
-      consumed,
-    });
-
-    if (!params.consume) {
-      const counters = await loaders.counters.load({ orgId: org.id, periodStart: period.start });
-      const used = counters.find((c) => c.metricKey === metric.key)?.value ?? 0n;
-      const budget = await overageBudgetOf(loaders, org, period, params.billingEnabled);
-      const d = decideConsumption(metric.aggregation, entitlement, used, quantity, {
-        budget,
-        billingEnabled: params.billingEnabled,
-      });
-      return ok(view(d, used, false));
-    }
-
-    const eventId = key ?? randomUUID();
-    const replay = async () => {
-      const used = (await lockCounters(tx, [counterKey])).get(counterKeyString(counterKey)) ?? 0n;
-      // Nothing is consumed: answer the current state (as an addition of zero, for every metric).
-      const d = decideConsumption('SUM', entitlement, used, 0n);
-      return ok(view({ ...d, allowed: true }, used, false));
-    };
-    if (key !== null && (await recordedEventIds(tx, org.id, [key])).has(key)) return replay();
-
-    const used = (await lockCounters(tx, [counterKey])).get(counterKeyString(counterKey)) ?? 0n;
-    // Read after the lock: the budget sees this metric's counter as locked.
-    const budget = await overageBudgetOf(loaders, org, period, params.billingEnabled);
-    const d = decideConsumption(metric.aggregation, entitlement, used, quantity, {
-      budget,
+  if (params.consume) {
+    return deps.consumptions.consume({
+      orgId,
+      metric: params.metric,
+      quantity,
+      idempotencyKey: key,
+      now,
       billingEnabled: params.billingEnabled,
     });
-    if (!d.allowed) return ok(view(d, used, false));
-    if (d.budgetExceeded && budget?.action === 'ALERT') {
-      await raiseBudgetAlert(tx, { orgId: org.id, periodStart: period.start, cap: org.budgetCap!, at: now });
-    }
-    const inserted = await insertEventsAndCount(tx, [
-      prepareEvent({ id: eventId, org, metric: metric.key, quantity, timestamp: now, properties: null }),
-    ]);
-    // A concurrent consume with the same key committed between our check and our lock.
-    if (inserted.length === 0) return replay();
-    return ok(view(d, d.usedAfter, true));
-  });
+  }
+  const loaders = createLoaders(deps.db);
+  const [org, metrics] = await Promise.all([loaders.org.load(orgId), loaders.metrics()]);
+  if (!org) return fail(notFound(`Org ${JSON.stringify(orgId)}`));
+  const metric = metrics.find((m) => m.key === params.metric);
+  if (!metric) return fail(badInput(`Unknown metric ${JSON.stringify(params.metric)}.`));
+  const period = periodContaining(now, { anchorDay: org.billingAnchorDay, timeZone: org.billingTimezone });
+  const [entitlements, overrides, counters, budget] = await Promise.all([
+    loaders.entitlementsByPlan.load(org.planId),
+    loaders.overridesByOrg.load(org.id),
+    loaders.counters.load({ orgId: org.id, periodStart: period.start }),
+    overageBudgetOf(loaders, org, period, params.billingEnabled),
+  ]);
+  const used = counters.find((c) => c.metricKey === metric.key)?.value ?? 0n;
+  const d = decideConsumption(
+    metric.aggregation,
+    entitlementFor(metric.key, entitlements, overrides),
+    used,
+    quantity,
+    {
+      budget,
+      billingEnabled: params.billingEnabled,
+    },
+  );
+  return ok(quotaView(d, { metric, period, used, consumed: false }));
 }

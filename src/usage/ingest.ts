@@ -1,5 +1,6 @@
 import { CalendarCache } from '../billing/calendar-cache.ts';
 import type { Db } from '../db/client.ts';
+import { truncateText } from '../db/storable-text.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { type InsertedEvent, insertEventsAndCount, type PreparedUsageEvent } from './repository.ts';
 
@@ -32,7 +33,7 @@ export function prepareEvent(e: AcceptedUsageEvent): PreparedUsageEvent {
     periodStart: period.start,
     periodEnd: period.end,
     day: calendar.localDay(e.timestamp, e.org.billingTimezone),
-    endpoint: typeof endpoint === 'string' ? endpoint.slice(0, 200) : '',
+    endpoint: typeof endpoint === 'string' ? truncateText(endpoint, 200) : '',
     properties: e.properties,
   };
 }

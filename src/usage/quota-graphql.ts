@@ -1,6 +1,5 @@
 import { builder } from '../builder.ts';
 import { notFound } from '../errors.ts';
-import { loadVisibleOrg } from '../orgs/graphql.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
@@ -62,21 +61,22 @@ builder.mutationFields((t) => ({
         : principal.kind === 'apiKey'
           ? principal.orgId
           : undefined;
-      const org = orgId ? await loadVisibleOrg(ctx, orgId) : null;
-      if (!org)
-        throw notFound(input.orgId ? `Org ${JSON.stringify(input.orgId)}` : 'Org (orgId is required)');
-      const decision = unwrap(
-        await checkQuota(ctx.db, {
-          org,
-          metric: input.metric,
-          quantity: input.quantity ?? 1n,
-          consume: input.consume ?? false,
-          idempotencyKey: input.idempotencyKey,
-          now: ctx.clock(),
-          billingEnabled: ctx.settings.enableOverageBilling,
-        }),
-      );
-      if (decision.consumed) ctx.live.usageChanged([org.id]);
+      const missing = () =>
+        notFound(input.orgId ? `Org ${JSON.stringify(input.orgId)}` : 'Org (orgId is required)');
+      // Visibility needs only the id; the org row is read with the decision (in its batch).
+      if (!orgId || !(await ctx.access.canReadOrg(orgId))) throw missing();
+      const result = await checkQuota(ctx, {
+        orgId,
+        metric: input.metric,
+        quantity: input.quantity ?? 1n,
+        consume: input.consume ?? false,
+        idempotencyKey: input.idempotencyKey,
+        now: ctx.clock(),
+        billingEnabled: ctx.settings.enableOverageBilling,
+      });
+      if (!result.ok && result.error.code === 'NOT_FOUND') throw missing();
+      const decision = unwrap(result);
+      if (decision.consumed) ctx.live.usageChanged([orgId]);
       return decision;
     },
   }),

@@ -4,6 +4,7 @@ import { refuseOverBudget } from '../billing/budget-guard.ts';
 import type { Entitlement } from '../billing/entitlements.ts';
 import { carryLateEventsForward } from '../billing/frozen-periods.ts';
 import type { Db } from '../db/client.ts';
+import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
@@ -17,6 +18,7 @@ import {
   counterKeyString,
   insertEventsAndCount,
   lockCounters,
+  orgEventKey,
   type PreparedUsageEvent,
   recordedEventIds,
 } from './repository.ts';
@@ -73,23 +75,36 @@ export async function recordUsage(
 
   const loaders = createLoaders(db);
   const knownMetrics = new Set((await loaders.metrics()).map((m) => m.key));
+  // A batch names few orgs many times: each distinct input id is decoded once.
+  const decoded = new Map<string, string | undefined>();
+  const decode = (input: string) => {
+    if (!decoded.has(input)) decoded.set(input, orgIdFromInput(input));
+    return decoded.get(input);
+  };
   const orgIdOf = (e: RecordUsageInput): string | undefined => {
     if (principal.kind === 'apiKey') {
       if (!e.orgId) return principal.orgId;
-      return orgIdFromInput(e.orgId) === principal.orgId ? principal.orgId : undefined;
+      return decode(e.orgId) === principal.orgId ? principal.orgId : undefined;
     }
-    return e.orgId ? orgIdFromInput(e.orgId) : undefined;
+    return e.orgId ? decode(e.orgId) : undefined;
   };
   const orgIds = events.map(orgIdOf);
   const orgs = await loaders.org.loadMany([
     ...new Set(orgIds.filter((id): id is string => id !== undefined)),
   ]);
+  // A failed read is not a missing org: the call fails (the client retries it) instead of
+  // rejecting its events as NOT_FOUND for good.
+  const failedRead = orgs.find((o) => o instanceof Error);
+  if (failedRead) throw failedRead;
   const orgById = new Map(
     orgs.filter((o): o is OrgRow => !!o && !(o instanceof Error)).map((o) => [o.id, o]),
   );
 
   const candidates: Candidate[] = [];
-  const seen = new Set<string>();
+  /** Org and event id -> index of the id's first event in the batch. */
+  const firstIndexOf = new Map<string, number>();
+  /** Index of an id's first event -> indexes of its repeats later in the batch. */
+  const repeatsOf = new Map<number, number[]>();
   let duplicates = 0;
   for (const [index, e] of events.entries()) {
     const problem = checkEventFields(e, { now, lateWindowDays: params.lateWindowDays, knownMetrics });
@@ -108,12 +123,14 @@ export async function recordUsage(
       });
       continue;
     }
-    const seenKey = `${org.id}|${e.id}`;
-    if (seen.has(seenKey)) {
+    const seenKey = orgEventKey(org.id, e.id);
+    const first = firstIndexOf.get(seenKey);
+    if (first !== undefined) {
       duplicates++;
+      repeatsOf.set(first, [...(repeatsOf.get(first) ?? []), index]);
       continue;
     }
-    seen.add(seenKey);
+    firstIndexOf.set(seenKey, index);
     const event: AcceptedUsageEvent = {
       id: e.id,
       org,
@@ -128,37 +145,65 @@ export async function recordUsage(
   // Entitlements are read before the transaction: inside it, only the transaction's own
   // connection may be used (the embedded database has just one).
   const limited = await hardLimitedCandidates(loaders, candidates);
-  const { attempted, inserted } = await db.transaction(async (tx) => {
-    // Frozen periods: events of a closed period move to the org's next open period.
-    const carried = await carryLateEventsForward(
-      tx,
-      candidates.map((c) => c.prepared),
-      orgById,
-      now,
-    );
-    // Budget caps first, then hard limits: every batch locks counters in the same order
-    // (capped orgs' counters, then the rest), so concurrent batches cannot deadlock.
-    const overBudget = await refuseOverBudget(
-      tx,
-      candidates.map((c) => ({ ...c.prepared, org: c.event.org, candidate: c })),
-      { billingEnabled: params.billingEnabled ?? true, now },
-    );
-    const refusedForBudget = new Set<Candidate>();
-    for (const { candidate } of overBudget) {
-      refusedForBudget.add(candidate);
-      reject(candidate.index, {
-        code: 'BUDGET_CAP',
-        message: `${candidate.event.metric}: this event would take the period's overage cost past the org's budget cap of ${candidate.event.org.budgetCap}.`,
-      });
+  const aggregationOf = new Map((await loaders.metrics()).map((m) => [m.key, m.aggregation]));
+  const rejectedBeforeWrite = rejected.length;
+  /**
+   * `guardSafeUsage`: also decide each SUM event against its locked counter and refuse those that
+   * would take a period past 2^53-1. Only needed when the plain write hit the counters' check
+   * constraint (a rare batch), so the usual path pays nothing for it.
+   */
+  const write = (guardSafeUsage: boolean) =>
+    db.transaction(async (tx) => {
+      rejected.length = rejectedBeforeWrite;
+      // Frozen periods: events of a closed period move to the org's next open period.
+      const carried = await carryLateEventsForward(
+        tx,
+        candidates.map((c) => c.prepared),
+        orgById,
+        now,
+      );
+      // Budget caps first, then hard limits: every batch locks counters in the same order
+      // (capped orgs' counters, then the rest), so concurrent batches cannot deadlock.
+      const overBudget = await refuseOverBudget(
+        tx,
+        candidates.map((c) => ({ ...c.prepared, org: c.event.org, candidate: c })),
+        { billingEnabled: params.billingEnabled ?? true, now },
+      );
+      const refusedForBudget = new Set<Candidate>();
+      for (const { candidate } of overBudget) {
+        refusedForBudget.add(candidate);
+        reject(candidate.index, {
+          code: 'BUDGET_CAP',
+          message: `${candidate.event.metric}: this event would take the period's overage cost past the org's budget cap of ${candidate.event.org.budgetCap}.`,
+        });
+      }
+      const limitedNow = (
+        carried === 0 ? limited : limited.map((l) => ({ ...l, key: counterKeyOf(l.c) }))
+      ).filter((l) => !refusedForBudget.has(l.c));
+      const refused = await refuseOverHardLimits(tx, limitedNow, (c, r) => reject(c.index, r));
+      for (const c of refusedForBudget) refused.add(c);
+      if (guardSafeUsage) {
+        const sums = candidates.filter((c) => !refused.has(c) && aggregationOf.get(c.event.metric) === 'SUM');
+        for (const c of await refusePastSafeUsage(tx, sums, (c, r) => reject(c.index, r))) refused.add(c);
+      }
+      const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
+      return { attempted: toWrite.length, inserted: await insertEventsAndCount(tx, toWrite) };
+    });
+  let written: Awaited<ReturnType<typeof write>>;
+  try {
+    written = await write(false);
+  } catch (error) {
+    if (!violatesSafeUsage(error)) throw error;
+    written = await write(true);
+  }
+  const { attempted, inserted } = written;
+  // A repeat shares the fate of its first event: refused with it, it is no duplicate of a recorded one.
+  for (const r of [...rejected]) {
+    for (const index of repeatsOf.get(r.index) ?? []) {
+      rejected.push({ ...r, index });
+      duplicates--;
     }
-    const limitedNow = (
-      carried === 0 ? limited : limited.map((l) => ({ ...l, key: counterKeyOf(l.c) }))
-    ).filter((l) => !refusedForBudget.has(l.c));
-    const refused = await refuseOverHardLimits(tx, limitedNow, (c, r) => reject(c.index, r));
-    for (const c of refusedForBudget) refused.add(c);
-    const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
-    return { attempted: toWrite.length, inserted: await insertEventsAndCount(tx, toWrite) };
-  });
+  }
   rejected.sort((a, b) => a.index - b.index);
   return ok({
     accepted: inserted.length,
@@ -167,6 +212,61 @@ export async function recordUsage(
     rejected,
     changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
   });
+}
+
+/** Whether an error is the counters' check that a period's usage stays within 2^53-1. */
+function violatesSafeUsage(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error || (e && typeof e === 'object'); ) {
+    const {
+      constraint_name: constraint,
+      constraint: pgliteConstraint,
+      cause,
+    } = e as {
+      constraint_name?: string;
+      constraint?: string;
+      cause?: unknown;
+    };
+    if (constraint === 'usage_counters_value_safe' || pgliteConstraint === 'usage_counters_value_safe') {
+      return true;
+    }
+    if (cause === undefined || cause === e) return false;
+    e = cause;
+  }
+  return false;
+}
+
+/**
+ * Refuses, in batch order, the SUM events that would take their period's usage past 2^53-1 (it is
+ * answered as a SafeInt), with their counters locked until the transaction ends. Events already in
+ * the ledger are duplicates and add nothing.
+ */
+async function refusePastSafeUsage(
+  tx: Db,
+  candidates: readonly Candidate[],
+  reject: (c: Candidate, r: Rejection) => void,
+): Promise<Set<Candidate>> {
+  const refused = new Set<Candidate>();
+  if (candidates.length === 0) return refused;
+  const used = await lockCounters(tx, candidates.map(counterKeyOf));
+  const recorded = await recordedEventIds(
+    tx,
+    candidates.map((c) => ({ orgId: c.prepared.orgId, eventId: c.event.id })),
+  );
+  for (const c of candidates) {
+    if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
+    const key = counterKeyString(counterKeyOf(c));
+    const current = used.get(key) ?? 0n;
+    if (current + c.event.quantity > MAX_SAFE_BIGINT) {
+      refused.add(c);
+      reject(c, {
+        code: 'INVALID_QUANTITY',
+        message: `quantity ${c.event.quantity} would take the period's ${c.event.metric} usage (${current}) past 2^53-1; send a smaller quantity.`,
+      });
+      continue;
+    }
+    used.set(key, current + c.event.quantity);
+  }
+  return refused;
 }
 
 const counterKeyOf = (c: Candidate): CounterKey => ({
@@ -233,14 +333,12 @@ async function refuseOverHardLimits(
     tx,
     limited.map((l) => l.key),
   );
-  const idsByOrg = new Map<string, string[]>();
-  for (const l of limited) idsByOrg.set(l.key.orgId, [...(idsByOrg.get(l.key.orgId) ?? []), l.c.event.id]);
-  const recorded = new Set<string>();
-  for (const [orgId, ids] of idsByOrg) {
-    for (const id of await recordedEventIds(tx, orgId, ids)) recorded.add(`${orgId}|${id}`);
-  }
+  const recorded = await recordedEventIds(
+    tx,
+    limited.map((l) => ({ orgId: l.key.orgId, eventId: l.c.event.id })),
+  );
   for (const { c, entitlement, key, aggregation } of limited) {
-    if (recorded.has(`${key.orgId}|${c.event.id}`)) continue;
+    if (recorded.has(orgEventKey(key.orgId, c.event.id))) continue;
     const k = counterKeyString(key);
     const current = used.get(k) ?? 0n;
     const d = decideConsumption(aggregation, entitlement, current, c.event.quantity);

@@ -1,7 +1,7 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
-import { usageCounters, usageEvents } from './tables.ts';
+import { usageCounters } from './tables.ts';
 
 export type UsageCounterRow = typeof usageCounters.$inferSelect;
 
@@ -53,6 +53,16 @@ export async function insertEventsAndCount(
   events: readonly PreparedUsageEvent[],
 ): Promise<InsertedEvent[]> {
   if (events.length === 0) return [];
+  // Events of one org share their period's Date objects: each is formatted once.
+  const iso = new Map<Date, string>();
+  const isoOf = (d: Date) => {
+    let s = iso.get(d);
+    if (s === undefined) {
+      s = d.toISOString();
+      iso.set(d, s);
+    }
+    return s;
+  };
   const payload = JSON.stringify(
     [...events]
       .sort((a, b) => cmp(a.orgId, b.orgId) || cmp(a.eventId, b.eventId))
@@ -62,8 +72,8 @@ export async function insertEventsAndCount(
         metric_key: e.metricKey,
         quantity: e.quantity.toString(),
         occurred_at: e.occurredAt.toISOString(),
-        period_start: e.periodStart.toISOString(),
-        period_end: e.periodEnd.toISOString(),
+        period_start: isoOf(e.periodStart),
+        period_end: isoOf(e.periodEnd),
         day: e.day,
         endpoint: e.endpoint,
         properties: e.properties,
@@ -155,6 +165,7 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
  * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
  * their values. Anyone else deciding against the same limits waits here, so two consumers can
  * never both take the last units. Locks are taken in key order so batches cannot deadlock.
+ * Two statements whatever the number of keys, sent together (pipelined on one connection).
  */
 export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, bigint>> {
   const values = new Map<string, bigint>();
@@ -162,37 +173,56 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
   const sorted = [...new Map(keys.map((k) => [counterKeyString(k), k])).values()].sort((a, b) =>
     cmp(counterKeyString(a), counterKeyString(b)),
   );
-  await db
-    .insert(usageCounters)
-    .values(sorted.map((k) => ({ ...k, value: 0n, eventCount: 0n })))
-    .onConflictDoNothing();
-  for (const k of sorted) {
-    const [row] = await db
-      .select({ value: usageCounters.value })
-      .from(usageCounters)
-      .where(
-        and(
-          eq(usageCounters.orgId, k.orgId),
-          eq(usageCounters.metricKey, k.metricKey),
-          eq(usageCounters.periodStart, k.periodStart),
-        ),
-      )
-      .for('update');
-    values.set(counterKeyString(k), row?.value ?? 0n);
+  const wanted = JSON.stringify(
+    sorted.map((k) => ({
+      org_id: k.orgId,
+      metric_key: k.metricKey,
+      period_start: k.periodStart.toISOString(),
+      period_end: k.periodEnd.toISOString(),
+    })),
+  );
+  const [, locked] = await Promise.all([
+    db.execute(sql`
+      insert into usage_counters (org_id, metric_key, period_start, period_end, value, event_count)
+      select org_id, metric_key, period_start, period_end, 0, 0
+      from jsonb_to_recordset(${wanted}::jsonb)
+        as k(org_id uuid, metric_key text, period_start timestamptz, period_end timestamptz)
+      order by org_id, metric_key, period_start
+      on conflict do nothing`),
+    // ORDER BY under FOR UPDATE: rows are locked in the sorted order, as the insert above took them.
+    db.execute(sql`
+      select c.org_id, c.metric_key, c.period_start, c.value
+      from usage_counters c
+      join jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
+        on c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start
+      order by c.org_id, c.metric_key, c.period_start
+      for update of c`),
+  ]);
+  for (const r of rowsOf<{ org_id: string; metric_key: string; period_start: string | Date; value: string }>(
+    locked,
+  )) {
+    const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };
+    values.set(counterKeyString(key), BigInt(r.value));
   }
   return values;
 }
 
-/** Which of these event ids an org has already recorded. */
+/** An event id of an org, as `recordedEventIds` answers it. */
+export const orgEventKey = (orgId: string, eventId: string) => `${orgId}|${eventId}`;
+
+/** Which of these (org, event id) pairs are already in the ledger, as `orgEventKey` strings. */
 export async function recordedEventIds(
   db: Db,
-  orgId: string,
-  eventIds: readonly string[],
+  events: readonly { orgId: string; eventId: string }[],
 ): Promise<Set<string>> {
-  if (eventIds.length === 0) return new Set();
-  const rows = await db
-    .select({ eventId: usageEvents.eventId })
-    .from(usageEvents)
-    .where(and(eq(usageEvents.orgId, orgId), inArray(usageEvents.eventId, [...eventIds])));
-  return new Set(rows.map((r) => r.eventId));
+  if (events.length === 0) return new Set();
+  const wanted = JSON.stringify(events.map((e) => ({ org_id: e.orgId, event_id: e.eventId })));
+  const result = await db.execute(sql`
+    select e.org_id, e.event_id
+    from usage_events e
+    join jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, event_id text)
+      on e.org_id = k.org_id and e.event_id = k.event_id`);
+  return new Set(
+    rowsOf<{ org_id: string; event_id: string }>(result).map((r) => orgEventKey(r.org_id, r.event_id)),
+  );
 }

@@ -58,6 +58,9 @@ export const usageCounters = pgTable(
   (t) => [
     primaryKey({ columns: [t.orgId, t.metricKey, t.periodStart] }),
     index('usage_counters_period_idx').on(t.periodStart, t.metricKey),
+    // A period's usage is answered as a SafeInt: it may never pass 2^53-1 (recordUsage refuses
+    // the events that would take it there; see record-usage.ts).
+    check('usage_counters_value_safe', sql`${t.value} <= 9007199254740991`),
   ],
 );
 

@@ -1,3 +1,6 @@
+import { MAX_SAFE_BIGINT } from '../db/columns.ts';
+import { isStorableJson, isStorableText } from '../db/storable-text.ts';
+
 /**
  * What a usage event must look like to be accepted. Pure: every check is a function of the event
  * and the instant it is received.
@@ -9,7 +12,6 @@ export const MAX_PROPERTIES_BYTES = 4_096;
 /** How far ahead of the server's clock an event may be stamped (client clock skew). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 export const DEFAULT_LATE_WINDOW_DAYS = 35;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export type RejectionCode =
   | 'INVALID_ID'
@@ -47,6 +49,12 @@ export function checkEventFields(
       message: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${id.length}).`,
     };
   }
+  if (!isStorableText(id)) {
+    return {
+      code: 'INVALID_ID',
+      message: 'id must be valid Unicode text without NUL (\\u0000) characters or unpaired surrogates.',
+    };
+  }
   if (!rules.knownMetrics.has(e.metric)) {
     return {
       code: 'UNKNOWN_METRIC',
@@ -54,7 +62,7 @@ export function checkEventFields(
     };
   }
   const quantity = e.quantity ?? 1n;
-  if (quantity <= 0n || quantity > MAX_SAFE) {
+  if (quantity <= 0n || quantity > MAX_SAFE_BIGINT) {
     return {
       code: 'INVALID_QUANTITY',
       message: `quantity must be a whole number from 1 to 2^53-1 (got ${quantity}).`,
@@ -87,6 +95,13 @@ export function checkEventFields(
       return {
         code: 'INVALID_PROPERTIES',
         message: `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON (got ${bytes}).`,
+      };
+    }
+    if (!isStorableJson(e.properties)) {
+      return {
+        code: 'INVALID_PROPERTIES',
+        message:
+          'properties keys and strings must be valid Unicode text without NUL (\\u0000) characters or unpaired surrogates.',
       };
     }
   }

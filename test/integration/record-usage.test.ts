@@ -143,6 +143,22 @@ describe.each(testDatabases())('recordUsage on %s', (kind) => {
     expect((await usedByMetric(server, org)).api_calls).toBe(1000);
   });
 
+  it('refuses the repeat of a refused event in the same batch too, never calling it recorded', async () => {
+    const org = await createTestOrg(server, 'free');
+    await record(server, [ev(org, { quantity: 998 })]);
+    const over = ev(org, { quantity: 5 });
+    const fits = ev(org, { quantity: 2 });
+    const res = await record(server, [over, fits, { ...over }, { ...fits }]);
+    const out = res.data!.recordUsage;
+    // `duplicates` means "already recorded": the repeat of an event the limit refused is not.
+    expect(out).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(out.rejected.map((r) => [r.index, r.id, r.code])).toEqual([
+      [0, over.id, 'HARD_LIMIT'],
+      [2, over.id, 'HARD_LIMIT'],
+    ]);
+    expect(await ledgerSum(org, 'api_calls')).toEqual({ sum: 1000, n: 2 });
+  });
+
   it('keeps the maximum for a MAX metric (seats)', async () => {
     const org = await createTestOrg(server, 'pro');
     await record(server, [

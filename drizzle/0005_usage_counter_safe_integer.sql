@@ -1,0 +1,1 @@
+ALTER TABLE "usage_counters" ADD CONSTRAINT "usage_counters_value_safe" CHECK ("usage_counters"."value" <= 9007199254740991);
