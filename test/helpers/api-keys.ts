@@ -121,15 +121,30 @@ export async function waitForStore(
   }
 }
 
-export type TcpProxy = { port: number; stop(): Promise<void> };
+export type TcpProxy = {
+  port: number;
+  stop(): Promise<void>;
+  /**
+   * Cuts every connection and closes each new one at once, while keeping the port: the target
+   * looks down to its clients (as a Redis that stopped), until `up()`.
+   */
+  down(): void;
+  /** Lets connections through again (the target is back, on the same address). */
+  up(): void;
+};
 
 /**
  * A loopback TCP proxy to a local port: lets a test "stop Redis" for one server (by stopping the
- * proxy) without touching the Redis that other tests use.
+ * proxy, or taking it down and up again) without touching the Redis that other tests use.
  */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let down = false;
   const proxy = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -140,12 +155,22 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const { port } = proxy.address() as AddressInfo;
+  const cut = () => {
+    for (const s of sockets) s.destroy();
+  };
   return {
     port,
     stop: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        cut();
         proxy.close(() => resolve());
       }),
+    down() {
+      down = true;
+      cut();
+    },
+    up() {
+      down = false;
+    },
   };
 }

@@ -17,6 +17,8 @@ export type ChildServer = {
   url: string;
   port: number;
   pid(): number | undefined;
+  /** Whether the process is alive (started and not exited). */
+  running(): boolean;
   /** Starts the process (again) and waits until /ready answers 200. */
   start(): Promise<void>;
   /** Sends the signal and waits for the process to exit. SIGKILL: no shutdown code runs. */
@@ -88,6 +90,7 @@ export async function childServer(options: ChildServerOptions): Promise<ChildSer
     url,
     port,
     pid: () => child?.pid,
+    running: () => !!child && child.exitCode === null && child.signalCode === null,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) throw new Error('already running');
       const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type FakeInvoiceItem = {
   id: string;
@@ -30,7 +30,20 @@ export type FakeCustomer = {
   deleted?: boolean;
 };
 
-type Planned = { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'delay'; ms: number };
+type Planned =
+  | { kind: 'status'; status: number; message: string }
+  | { kind: 'hang' }
+  | { kind: 'hold' }
+  | { kind: 'delay'; ms: number };
+
+export type FakeRequest = {
+  method: string;
+  path: string;
+  idempotencyKey: string | null;
+  authorized: boolean;
+  /** Answered from the idempotency store (Stripe's `Idempotent-Replayed: true`). */
+  replayed?: boolean;
+};
 
 export type FakeStripe = {
   url: string;
@@ -38,11 +51,22 @@ export type FakeStripe = {
   port: number;
   customers: Map<string, FakeCustomer>;
   invoiceItems: Map<string, FakeInvoiceItem>;
-  requests: { method: string; path: string; idempotencyKey: string | null; authorized: boolean }[];
+  requests: FakeRequest[];
+  /** Write requests (POST) received and not answered yet. */
+  inFlight(): number;
   /** The next `times` write requests (POST) answer `status` (e.g. 500) without doing anything. */
-  failNext(times: number, status?: number): void;
+  failNext(times: number, status?: number, message?: string): void;
+  /** The next `times` write requests fail (500) and succeed in turn, starting with a failure. */
+  flapNext(times: number): void;
+  /** Forgets the failures and delays planned and not used yet. */
+  clearPlan(): void;
+  /** Down: every connection is dropped as it opens (and open ones at once), as an unreachable Stripe. */
+  setDown(down: boolean): void;
   /** The next `times` write requests get no answer (the client times out). */
   hangNext(times: number): void;
+  /** The next `times` write requests wait until `release()`, then are carried out and answered. */
+  holdNext(times: number): void;
+  release(): void;
   /** The next `times` write requests are answered after `ms`. */
   slowNext(times: number, ms: number): void;
   /** Adds an invoice item Meterline did not send (for reconciliation tests). */
@@ -78,6 +102,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const idempotent = new Map<string, { params: string; status: number; body: unknown }>();
   const plan: Planned[] = [];
   const hung = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  let down = false;
+  let inFlight = 0;
+  const holds: (() => void)[] = [];
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
@@ -147,7 +175,13 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const body = Buffer.concat(chunks).toString('utf8');
       const key = (req.headers['idempotency-key'] as string | undefined) ?? null;
       const authorized = req.headers.authorization === `Bearer ${FAKE_STRIPE_KEY}`;
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, idempotencyKey: key, authorized });
+      const request: FakeRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        idempotencyKey: key,
+        authorized,
+      };
+      requests.push(request);
       if (!authorized)
         return send(res, 401, { error: { type: 'invalid_request_error', message: 'Invalid API Key' } });
       if (req.method === 'POST') {
@@ -156,9 +190,20 @@ export async function startFakeStripe(): Promise<FakeStripe> {
           hung.add(res);
           return;
         }
-        if (next?.kind === 'delay') await new Promise((r) => setTimeout(r, next.ms));
+        if (next?.kind === 'hold') {
+          inFlight++;
+          await new Promise<void>((resolve) => holds.push(resolve));
+          inFlight--;
+        }
+        if (next?.kind === 'delay') {
+          // Like Stripe, the request is carried out even if the client has gone away meanwhile.
+          inFlight++;
+          await new Promise((r) => setTimeout(r, next.ms));
+          inFlight--;
+        }
         if (next?.kind === 'status') {
-          return send(res, next.status, { error: { type: 'api_error', message: 'Injected failure' } });
+          const type = next.status < 500 ? 'invalid_request_error' : 'api_error';
+          return send(res, next.status, { error: { type, message: next.message } });
         }
       }
       const params = parseForm(body);
@@ -175,6 +220,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
               },
             });
           }
+          request.replayed = true;
           res.setHeader('idempotent-replayed', 'true');
           return send(res, seen.status, seen.body);
         }
@@ -183,6 +229,11 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (key && req.method === 'POST') idempotent.set(scope, { params: canonical, ...result });
       send(res, result.status, result.body);
     });
+  });
+  server.on('connection', (socket: Socket) => {
+    if (down) return socket.destroy();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -193,11 +244,32 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     customers,
     invoiceItems,
     requests,
-    failNext: (times, status = 500) => {
-      for (let i = 0; i < times; i++) plan.push({ kind: 'status', status });
+    inFlight: () => inFlight,
+    clearPlan: () => {
+      plan.length = 0;
+    },
+    failNext: (times, status = 500, message = 'Injected failure') => {
+      for (let i = 0; i < times; i++) plan.push({ kind: 'status', status, message });
+    },
+    flapNext: (times) => {
+      for (let i = 0; i < times; i++) {
+        plan.push(
+          i % 2 === 0 ? { kind: 'status', status: 500, message: 'Flapping' } : { kind: 'delay', ms: 0 },
+        );
+      }
+    },
+    setDown: (value) => {
+      down = value;
+      if (value) for (const socket of sockets) socket.destroy();
     },
     hangNext: (times) => {
       for (let i = 0; i < times; i++) plan.push({ kind: 'hang' });
+    },
+    holdNext: (times) => {
+      for (let i = 0; i < times; i++) plan.push({ kind: 'hold' });
+    },
+    release: () => {
+      for (const resolve of holds.splice(0)) resolve();
     },
     slowNext: (times, ms) => {
       for (let i = 0; i < times; i++) plan.push({ kind: 'delay', ms });
@@ -221,6 +293,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hung) res.destroy();
+        for (const resolve of holds.splice(0)) resolve();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

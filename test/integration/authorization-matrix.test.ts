@@ -617,13 +617,17 @@ async function runSubscription(
   server: TestServer,
   query: string,
   variables: Record<string, unknown>,
-  auth?: string,
+  auth: string | undefined,
+  expected: Outcome,
 ) {
   const sub = wsSubscribe<Record<string, unknown>>(server.url, query, variables, auth);
   try {
     // An allowed usageUpdated pushes the current state at once; usageAlert pushes nothing until an
-    // alert fires, so "still open and silent after a moment" counts as allowed.
-    await sub.until((r) => r.data !== undefined || r.errors !== undefined, 400).catch(() => undefined);
+    // alert fires, so "still open and silent after a while" counts as allowed. A refusal is waited
+    // for much longer: on a loaded machine it may take more than a moment to arrive, and silence
+    // must not pass for an allowed subscription.
+    const wait = expected === 'ok' ? 1_500 : 8_000;
+    await sub.until((r) => r.data !== undefined || r.errors !== undefined, wait).catch(() => undefined);
     const first = sub.results[0];
     const ended = sub.ended();
     if (first) return { outcome: first.errors ? errorCode(first)! : 'ok', raw: JSON.stringify(sub.results) };
@@ -699,7 +703,7 @@ describe.concurrent.each(testDatabases())('authorization matrix (%s)', (kind) =>
       let outcome: Outcome;
       let raw: string;
       if (c.row.subscription) {
-        ({ outcome, raw } = await runSubscription(server, c.row.op.query, variables, auth));
+        ({ outcome, raw } = await runSubscription(server, c.row.op.query, variables, auth, c.expected));
       } else {
         const res = await server.gql(c.row.op.query, variables, auth);
         const path = c.row.op.path ?? [Object.keys(res.data ?? {})[0] ?? ''];

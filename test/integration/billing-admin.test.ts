@@ -74,6 +74,12 @@ describe.each(testDatabases())('billing administration on %s', (kind) => {
     );
     expect(updated.errors).toBeUndefined();
     expect(updated.data!.updatePlan.plan.name).toBe('Tiered v2');
+    // A name PostgreSQL cannot store, or a price past 2^53-1 minor units: refused with the field named.
+    for (const change of [{ name: 'bad\u0000name' }, { basePrice: '100000000000000' }]) {
+      const refused = await server.gql(UPDATE_PLAN, { input: { code, ...change } }, admin);
+      expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+      expect(refused.errors![0]!.message).toMatch(/name|basePrice/);
+    }
     expect(updated.data!.updatePlan.plan.entitlements).toEqual([
       {
         metric: { key: 'api_calls' },
