@@ -34,6 +34,36 @@ export type LoadResult = {
   sent: number;
 };
 
+/** POSTs a JSON body over `agent` (keep-alive) and reads the whole answer. */
+export function postJson(agent: Agent, target: URL, shot: Shot): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = Buffer.from(shot.body);
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          'content-length': String(body.length),
+          ...shot.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /**
  * Closed-loop load: `concurrency` workers, each with its own keep-alive connection, send a
  * request, wait for the answer, and send the next. A warm-up phase runs first; then the requests
@@ -55,35 +85,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const measureFrom = start + options.warmupMs;
   const measureTo = measureFrom + options.durationMs;
 
-  const post = (shot: Shot) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const body = Buffer.from(shot.body);
-      const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/graphql-response+json, application/json',
-            'content-length': String(body.length),
-            ...shot.headers,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const post = (shot: Shot) => postJson(agent, target, shot);
 
   const worker = async (w: number) => {
     for (let seq = 0; performance.now() < measureTo; seq++) {
