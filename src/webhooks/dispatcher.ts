@@ -49,8 +49,13 @@ export function startWebhookDispatcher(deps: {
     retryAt = at.getTime();
     retryTimer = setTimeout(
       () => {
+        const due = retryAt;
         retryAt = Number.POSITIVE_INFINITY;
-        run();
+        // A timer may fire before the clock reads its due time (timers run on a monotonic clock,
+        // `clock` is the wall clock, and they drift apart by a millisecond or more): the row would
+        // not be claimable yet, and nothing but the slow sweep would send it. Wait out the rest.
+        if (deps.clock().getTime() < due) retryAfter(new Date(due));
+        else run();
       },
       Math.max(0, retryAt - deps.clock().getTime()),
     );

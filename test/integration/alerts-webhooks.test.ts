@@ -87,6 +87,37 @@ describe.each(testDatabases())('alert webhooks on %s', (kind) => {
     }
   });
 
+  it('retries when its timer fires before the clock reads the retry as due', async () => {
+    // Timers and the wall clock drift apart: here the clock is held back on purpose, so the retry
+    // timer (1 s) fires while the row is not due yet. The retry must still go out once it is due,
+    // not wait for the 30-second sweep.
+    const hook = await receiver([500]);
+    const start = new Date(Date.now() + 60_000);
+    server.setNow(start);
+    try {
+      const org = await createTestOrg(server, 'free');
+      const created = await server.gql(CREATE, { input: { orgId: org.id, url: hook.url } }, org.ownerToken);
+      expect(created.errors).toBeUndefined();
+      await record(server, [{ id: randomUUID(), orgId: org.id, metric: 'api_calls', quantity: 800 }]);
+      const waitFor = async (n: number, ms: number) => {
+        const deadline = Date.now() + ms;
+        while (hook.received.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      };
+      await waitFor(1, 5_000);
+      expect(hook.received).toHaveLength(1);
+      server.setNow(new Date(start.getTime() + 900)); // the timer fires at 1 s: 100 ms early
+      await new Promise((r) => setTimeout(r, 1_300));
+      expect(hook.received).toHaveLength(1);
+      server.setNow(new Date(start.getTime() + 1_000)); // now due
+      await waitFor(2, 5_000);
+      expect(hook.received).toHaveLength(2);
+      expect(hook.received[1]!.body).toBe(hook.received[0]!.body);
+    } finally {
+      server.setNow(undefined);
+      hook.server.close();
+    }
+  });
+
   it('lets only the org’s admins register endpoints, and checks the URL and events', async () => {
     const org = await createTestOrg(server, 'pro');
     const other = await createTestOrg(server, 'pro');
