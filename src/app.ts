@@ -88,6 +88,11 @@ export function createApp(deps: AppDeps): App {
     schema,
     plugins: [apiKeyGate.plugin, ...hardeningPlugins({ ...deps.hardening, introspection: !deps.production })],
     graphqlEndpoint: '/graphql',
+    // The body limit is enforced before yoga sees the request (refuseOversizedBody: a declared
+    // length over the limit is refused, chunked bodies are refused, and Node's parser never reads
+    // past the declared length). Yoga's own limit would pipe every body through a counting
+    // stream, a cost paid by every request for a check that can no longer fail.
+    maxRequestBodySize: false,
     landingPage: false,
     graphiql: deps.production ? false : { title: 'Meterline' },
     logging: {

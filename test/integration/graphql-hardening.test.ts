@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -189,6 +190,34 @@ describe.each(testDatabases())('GraphQL hardening (%s)', (kind) => {
       req.end('"{ __typename }"}');
     });
     expect(status).toBe(411);
+  });
+
+  it('a body longer than its Content-Length is not read past that length', async () => {
+    // The limit is checked on the declared length alone: this proves the declared length bounds
+    // what is read. The bytes past it are a malformed next request on the connection.
+    const url = new URL(server.url);
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        );
+        socket.end('x'.repeat(DEFAULT_MAX_BODY_BYTES + 1));
+      });
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => {}); // the server may reset the connection while we still write
+    });
+    // Node answers the declared body (200) or refuses the connection's garbage first (400);
+    // never a 413 or 5xx, which would mean the extra bytes were read as this request's body.
+    const responses = answer.split(/(?=HTTP\/1\.1 )/);
+    expect(responses.length).toBeGreaterThan(0);
+    for (const r of responses) expect(r).toMatch(/^HTTP\/1\.1 (200|400) /);
+    for (const r of responses.filter((x) => x.startsWith('HTTP/1.1 200')))
+      expect(r).toContain('"__typename":"Query"');
   });
 
   it('introspection and GraphiQL stay on outside production', async () => {
