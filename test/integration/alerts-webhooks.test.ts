@@ -48,7 +48,7 @@ describe.each(testDatabases())('alert webhooks on %s', (kind) => {
       const { secret } = created.data!.createWebhookEndpoint;
       expect(secret).toMatch(/^whsec_/);
       await record(server, [{ id: randomUUID(), orgId: org.id, metric: 'api_calls', quantity: 800 }]);
-      const deadline = Date.now() + 6_000;
+      const deadline = Date.now() + 15_000;
       while (hook.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(hook.received).toHaveLength(2); // the 500, then the retry
       const [first, retry] = hook.received as [Received, Received];
@@ -103,13 +103,13 @@ describe.each(testDatabases())('alert webhooks on %s', (kind) => {
         const deadline = Date.now() + ms;
         while (hook.received.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       };
-      await waitFor(1, 5_000);
+      await waitFor(1, 15_000);
       expect(hook.received).toHaveLength(1);
       server.setNow(new Date(start.getTime() + 900)); // the timer fires at 1 s: 100 ms early
       await new Promise((r) => setTimeout(r, 1_300));
       expect(hook.received).toHaveLength(1);
       server.setNow(new Date(start.getTime() + 1_000)); // now due
-      await waitFor(2, 5_000);
+      await waitFor(2, 15_000);
       expect(hook.received).toHaveLength(2);
       expect(hook.received[1]!.body).toBe(hook.received[0]!.body);
     } finally {
