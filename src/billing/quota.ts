@@ -73,6 +73,11 @@ export function decideQuota(input: {
   return decide(true, used + quantity > threshold ? 'OVERAGE' : 'WITHIN_INCLUDED', budgetExceeded);
 }
 
+/** The metric's overage line at `units` used, in the budget's currency. */
+function budgetLineAt(budget: OverageBudget, e: Entitlement, units: bigint, billingEnabled: boolean) {
+  return computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
+}
+
 /**
  * Whether consuming takes the invoiced overage total past the cap. Compared on rounded lines, as
  * invoiced: projected = soFar - line(used) + line(used + quantity). A consumption that adds no
@@ -85,8 +90,7 @@ function exceedsBudget(
   budget: OverageBudget,
   billingEnabled: boolean,
 ): boolean {
-  const line = (units: bigint) =>
-    computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
+  const line = (units: bigint) => budgetLineAt(budget, e, units, billingEnabled);
   if (!line(used + quantity).cost.greaterThan(line(used).cost)) return false;
   return overageTotalAfter(budget, e, used, used + quantity, billingEnabled).greaterThan(budget.cap);
 }
@@ -103,8 +107,7 @@ export function overageTotalAfter(
   usedAfter: bigint,
   billingEnabled: boolean,
 ): Amount {
-  const line = (units: bigint) =>
-    computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });
+  const line = (units: bigint) => budgetLineAt(budget, e, units, billingEnabled);
   return new Dec(budget.overageCostSoFar).minus(line(used).costRounded).plus(line(usedAfter).costRounded);
 }
 

@@ -226,16 +226,6 @@ const defect: fc.Arbitrary<Defect> = fc.oneof(
         ],
       },
       { model: 'GRADUATED', tiers: [{ upTo: null, unitPrice: '-1' }] },
-    )
-    .map((overage) => ({
-      patch: (i: PlanInput) => {
-        Object.assign(firstOrNew(i), { included: 10, overage });
-      },
-      code: 'BAD_USER_INPUT',
-      names: /entitlements\[\d+\]/,
-    })),
-  fc
-    .constantFrom<unknown>(
       { model: 'FLAT', unitPrice: '1' },
       { model: 'PER_UNIT', unitPrice: 0.001 },
       { model: 'PER_UNIT', unitPrice: '1e-3' },
