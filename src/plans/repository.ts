@@ -1,5 +1,7 @@
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
+import { isOrgId } from '../orgs/repository.ts';
+import { orgs } from '../orgs/tables.ts';
 import { metrics, planEntitlements, plans } from './tables.ts';
 
 export type MetricRow = typeof metrics.$inferSelect;
@@ -36,6 +38,23 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
     .from(planEntitlements)
     .where(inArray(planEntitlements.planId, [...planIds]))
     .orderBy(asc(planEntitlements.metricKey));
+}
+
+/**
+ * The entitlements of the plan each org is on now, with that plan's id (the caller compares it
+ * with the org row it holds: the two are separate reads).
+ */
+export function entitlementsOfOrgs(
+  db: Db,
+  orgIds: readonly string[],
+): Promise<{ orgId: string; planId: string; entitlement: PlanEntitlementRow }[]> {
+  const valid = orgIds.filter(isOrgId);
+  if (valid.length === 0) return Promise.resolve([]);
+  return db
+    .select({ orgId: orgs.id, planId: orgs.planId, entitlement: planEntitlements })
+    .from(orgs)
+    .innerJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
+    .where(inArray(orgs.id, valid));
 }
 
 /** Inserts a plan and its entitlements; returns undefined when the code is taken. */

@@ -6,9 +6,20 @@ import type { Db } from '../db/client.ts';
 import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { badInput, notFound } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
-import type { OrgRow } from '../orgs/repository.ts';
+import {
+  type EntitlementOverrideRow,
+  type OrgRow,
+  orgsByIds,
+  overridesByOrgIds,
+} from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
-import type { MetricRow } from '../plans/repository.ts';
+import {
+  entitlementsByPlanIds,
+  entitlementsOfOrgs,
+  listMetrics,
+  type MetricRow,
+  type PlanEntitlementRow,
+} from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { decideConsumption } from './decide-consumption.ts';
 import { prepareEvent } from './ingest.ts';
@@ -35,16 +46,6 @@ export type ConsumeRequest = {
   billingEnabled: boolean;
 };
 
-/**
- * An event id this transaction meant to write was written by another one after we read the
- * ledger: the decisions that followed it counted it, so the whole batch is decided again.
- */
-export class ConsumeRaced extends Error {
-  constructor() {
-    super('An idempotency key was recorded concurrently; the consumption batch is decided again.');
-  }
-}
-
 type Admitted = {
   index: number;
   request: ConsumeRequest;
@@ -63,23 +64,31 @@ type RunningBudget = { budget: OverageBudget; alert: boolean };
  * instance, decides against them until this transaction ends), each decision sees the usage the
  * previous ones left, and every allowed event is written with one statement. The statements are
  * the same for one request or hundreds: that is what makes batching concurrent consumes cheap.
- * Answers one result per request, in order. Throws `ConsumeRaced` when another transaction
- * recorded one of the keys between the ledger read and the write (the caller retries).
+ * Inside BEGIN and COMMIT, three round trips whatever the batch: the catalog as it is now (orgs,
+ * their plans' entitlements, overrides, metrics: sent together); the locks with the ledger check
+ * behind them; the write. Orgs with a budget cap add one read of their counters after the locks.
+ * Answers one result per request, in order. The write fails with `isConsumptionRace` when another
+ * transaction recorded one of the keys after the ledger check (the caller decides the batch again).
  */
 export async function decideConsumes(
   tx: Db,
   requests: readonly ConsumeRequest[],
 ): Promise<Result<QuotaDecisionView>[]> {
-  const loaders = createLoaders(tx);
-  const [metricRows, orgs] = await Promise.all([
-    loaders.metrics(),
-    Promise.all(requests.map((r) => loaders.org.load(r.orgId))),
+  const orgIds = [...new Set(requests.map((r) => r.orgId))];
+  const [metricRows, orgRows, planRows, overrideRows] = await Promise.all([
+    listMetrics(tx),
+    orgsByIds(tx, orgIds),
+    entitlementsOfOrgs(tx, orgIds),
+    overridesByOrgIds(tx, orgIds),
   ]);
   const metrics = new Map(metricRows.map((m) => [m.key, m]));
+  const orgs = new Map(orgRows.map((o) => [o.id, o]));
+  const catalog = await entitlementRowsOf(tx, orgRows, planRows, overrideRows);
   const results: Result<QuotaDecisionView>[] = [];
   const admitted: Admitted[] = [];
+  const entitlements: Entitlement[] = [];
   for (const [index, request] of requests.entries()) {
-    const org = orgs[index];
+    const org = orgs.get(request.orgId);
     const metric = metrics.get(request.metric);
     if (!org) {
       results[index] = fail(notFound(`Org ${JSON.stringify(request.orgId)}`));
@@ -98,32 +107,24 @@ export async function decideConsumes(
       properties: null,
     });
     admitted.push({ index, request, org, metric, event });
+    const rows = catalog.get(org.id);
+    entitlements.push(entitlementFor(metric.key, rows?.plan ?? [], rows?.overrides ?? []));
   }
   if (admitted.length === 0) return results;
 
   const keyed = admitted.filter((a) => a.request.idempotencyKey !== null).map((a) => a.event);
-  // Catalog rows and the ledger check in one round trip.
-  const [entitlements, recorded] = await Promise.all([
-    Promise.all(
-      admitted.map(async (a) => {
-        const [rows, overrides] = await Promise.all([
-          loaders.entitlementsByPlan.load(a.org.planId),
-          loaders.overridesByOrg.load(a.org.id),
-        ]);
-        return entitlementFor(a.metric.key, rows, overrides);
-      }),
-    ),
-    recordedEventIds(tx, keyed),
-  ]);
-  const used = await lockInRecordUsageOrder(tx, admitted, entitlements);
+  // The ledger is read behind the locks (same write): a consumption of the same key that
+  // committed while we waited for a lock is seen. (Other keys' races fail the write, see above.)
+  const locking = lockInRecordUsageOrder(tx, admitted, entitlements);
+  const [used, recorded] = await Promise.all([locking, recordedEventIds(tx, keyed)]);
   // Read after the locks: a budget sees the org's counters as they are while it holds its budget.
-  const budgets = await budgetsOf(loaders, admitted);
+  const budgets = await budgetsOf(createLoaders(tx), admitted);
 
   const accepted = new Set<string>();
   const toRecord: PreparedUsageEvent[] = [];
   for (const [i, a] of admitted.entries()) {
     const { request, metric, event } = a;
-    const entitlement = entitlements[i] as Entitlement;
+    const entitlement = entitlements[i]!;
     const counter = counterKeyString(event);
     const before = used.get(counter) ?? 0n;
     const period = { start: event.periodStart, end: event.periodEnd };
@@ -182,9 +183,43 @@ export async function decideConsumes(
       at: a.request.now,
     });
   }
-  const inserted = await insertEventsAndCount(tx, toRecord);
-  if (inserted.length !== toRecord.length) throw new ConsumeRaced();
+  await insertEventsAndCount(tx, toRecord, { expectAll: true });
   return results;
+}
+
+/**
+ * Each org's plan entitlements and overrides. The plan's entitlements were read through the
+ * orgs (one statement for every plan of the batch); an org whose plan changed between that read
+ * and the read of its row gets its row's plan, read again.
+ */
+async function entitlementRowsOf(
+  tx: Db,
+  orgRows: readonly OrgRow[],
+  planRows: Awaited<ReturnType<typeof entitlementsOfOrgs>>,
+  overrideRows: readonly EntitlementOverrideRow[],
+): Promise<Map<string, { plan: PlanEntitlementRow[]; overrides: EntitlementOverrideRow[] }>> {
+  const byOrg = new Map(
+    orgRows.map((o) => [
+      o.id,
+      { plan: [] as PlanEntitlementRow[], overrides: [] as EntitlementOverrideRow[] },
+    ]),
+  );
+  const planOf = new Map(orgRows.map((o) => [o.id, o.planId]));
+  const stale = new Set<string>();
+  for (const r of planRows) {
+    if (planOf.get(r.orgId) === r.planId) byOrg.get(r.orgId)?.plan.push(r.entitlement);
+    else stale.add(r.orgId);
+  }
+  for (const o of overrideRows) byOrg.get(o.orgId)?.overrides.push(o);
+  if (stale.size > 0) {
+    const planIds = [...new Set([...stale].map((id) => planOf.get(id)!))];
+    const fresh = await entitlementsByPlanIds(tx, planIds);
+    for (const id of stale) {
+      const entry = byOrg.get(id);
+      if (entry) entry.plan = fresh.filter((e) => e.planId === planOf.get(id));
+    }
+  }
+  return byOrg;
 }
 
 const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.periodStart.toISOString()}`;

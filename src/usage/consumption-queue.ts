@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { Result } from '../result.ts';
-import { ConsumeRaced, type ConsumeRequest, decideConsumes } from './consume.ts';
+import { type ConsumeRequest, decideConsumes } from './consume.ts';
 import type { QuotaDecisionView } from './quota-view.ts';
+import { isConsumptionRace } from './repository.ts';
 
 type Waiting = {
   request: ConsumeRequest;
@@ -82,7 +83,7 @@ export class ConsumptionQueue {
       try {
         return await this.db.transaction((tx) => decideConsumes(tx, requests));
       } catch (error) {
-        if (!(error instanceof ConsumeRaced) || attempt >= MAX_RACES) throw error;
+        if (!isConsumptionRace(error) || attempt >= MAX_RACES) throw error;
       }
     }
   }

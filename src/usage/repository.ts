@@ -51,6 +51,11 @@ export type InsertedEvent = { orgId: string; eventId: string; metricKey: string;
 export async function insertEventsAndCount(
   db: Db,
   events: readonly PreparedUsageEvent[],
+  /**
+   * `expectAll`: every event must be new. The statement fails (SQLSTATE ML001, see
+   * `isConsumptionRace`) when one was recorded concurrently, and with it the transaction.
+   */
+  options: { expectAll?: boolean } = {},
 ): Promise<InsertedEvent[]> {
   if (events.length === 0) return [];
   // Events of one org share their period's Date objects: each is formatted once.
@@ -137,9 +142,10 @@ export async function insertEventsAndCount(
         quantity = d.quantity + excluded.quantity, event_count = d.event_count + excluded.event_count
       returning 1
     )
-    select org_id, event_id, metric_key, period_start,
+    select i.org_id, i.event_id, i.metric_key, i.period_start,
       (select count(*) from counters) as counters, (select count(*) from daily) as days
-    from inserted
+    from (select meterline_expect_inserted(${options.expectAll ? events.length : -1}, (select count(*) from inserted))) as e(ok)
+    join inserted i on e.ok
   `);
   return rowsOf<{ org_id: string; event_id: string; metric_key: string; period_start: string | Date }>(
     result,
@@ -189,14 +195,16 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
         as k(org_id uuid, metric_key text, period_start timestamptz, period_end timestamptz)
       order by org_id, metric_key, period_start
       on conflict do nothing`),
-    // ORDER BY under FOR UPDATE: rows are locked in the sorted order, as the insert above took them.
+    // One index probe per key, in the keys' (sorted) order, so rows are locked in that order, as
+    // the insert above took them. A plain join lets the planner hash the whole table instead.
     db.execute(sql`
       select c.org_id, c.metric_key, c.period_start, c.value
-      from usage_counters c
-      join jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
-        on c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start
-      order by c.org_id, c.metric_key, c.period_start
-      for update of c`),
+      from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
+      cross join lateral (
+        select c.org_id, c.metric_key, c.period_start, c.value from usage_counters c
+        where c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start
+        for update
+      ) c`),
   ]);
   for (const r of rowsOf<{ org_id: string; metric_key: string; period_start: string | Date; value: string }>(
     locked,
@@ -217,12 +225,25 @@ export async function recordedEventIds(
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   const wanted = JSON.stringify(events.map((e) => ({ org_id: e.orgId, event_id: e.eventId })));
+  // One index probe per id (LATERAL ... LIMIT 1): a plain join lets the planner hash the ledger.
   const result = await db.execute(sql`
     select e.org_id, e.event_id
-    from usage_events e
-    join jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, event_id text)
-      on e.org_id = k.org_id and e.event_id = k.event_id`);
+    from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, event_id text)
+    cross join lateral (
+      select e.org_id, e.event_id from usage_events e
+      where e.org_id = k.org_id and e.event_id = k.event_id
+      limit 1
+    ) e`);
   return new Set(
     rowsOf<{ org_id: string; event_id: string }>(result).map((r) => orgEventKey(r.org_id, r.event_id)),
   );
+}
+
+/** Whether an error (or one it wraps, as drizzle does) is `insertEventsAndCount`'s failed `expectAll`. */
+export function isConsumptionRace(error: unknown): boolean {
+  for (let current = error, depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    if ((current as { code?: unknown }).code === 'ML001') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -12,6 +12,8 @@
  *   BENCH_SUBSCRIBERS   subscribers of the live fan-out benchmark (default 1000)
  *   BENCH_PROFILE=1     runs the PostgreSQL-backed server with --cpu-prof (the directory is printed)
  *   BENCH_OUT           where to write the report (default docs/performance.md)
+ *   BENCH_ONLY          comma-separated parts to run: ingest, quota, fanout, pglite, recalc (default: all).
+ *                       A partial run prints its tables but does not overwrite the report.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,14 @@ const seconds = (fallback: number) => Number(process.env.BENCH_SECONDS ?? fallba
 const timing = (durationMs: number) => ({ warmupMs: Math.max(1_000, durationMs / 4), durationMs });
 const INGEST = timing(seconds(6));
 const QUOTA = timing(seconds(4));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+/** Whether a part of the suite runs (every part when BENCH_ONLY is unset). */
+const runs = (part: 'ingest' | 'quota' | 'fanout' | 'pglite' | 'recalc') => ONLY.size === 0 || ONLY.has(part);
 const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 220) * 1000;
 const INGEST_CLIENTS = [4, 8];
 const QUOTA_CLIENTS = [16, 64];
@@ -106,6 +116,7 @@ async function group<T extends { interference: Interference }>(
 async function extras(fanout: ExtraBenchmark | null): Promise<ExtraBenchmark[]> {
   const out: ExtraBenchmark[] = [];
   if (fanout) out.push(fanout);
+  if (!runs('recalc')) return out;
   const orgs = Number(process.env.BENCH_RECALC_ORGS ?? 100_000);
   const title = `recalculateAllOverages, ${orgs.toLocaleString('en-US')} pro orgs x 3 metrics (test/bench/recalculate-all.ts)`;
   try {
@@ -159,7 +170,7 @@ async function main() {
     const pairMs = 2 * (INGEST.durationMs + INGEST.warmupMs) + 8_000;
     const quotaGroupMs = 4 * (QUOTA.durationMs + QUOTA.warmupMs) + 12_000;
     const quotaMs = QUOTA_CLIENTS.length * quotaGroupMs;
-    for (const concurrency of INGEST_CLIENTS) {
+    for (const concurrency of runs('ingest') ? INGEST_CLIENTS : []) {
       const later =
         (INGEST_CLIENTS.length - INGEST_CLIENTS.indexOf(concurrency) - 0.5) * pairMs + quotaMs + TAIL_MS;
       const pair = await group(
@@ -193,7 +204,7 @@ async function main() {
       );
       ingest.push(...pair);
     }
-    {
+    if (runs('ingest')) {
       const concurrency = INGEST_CLIENTS.at(-1) ?? 8;
       const ceiling = ingest.find((r) => r.path === 'postgres.js ceiling' && r.concurrency === concurrency);
       await resetUsageTables(sql);
@@ -212,7 +223,7 @@ async function main() {
     await resetUsageTables(sql);
     const peers = await startPeers(env.redis ? REDIS_URL : null);
     try {
-      for (const concurrency of QUOTA_CLIENTS) {
+      for (const concurrency of runs('quota') ? QUOTA_CLIENTS : []) {
         const rows = await group(
           `quota with ${concurrency} clients`,
           {
@@ -257,30 +268,55 @@ async function main() {
 
     const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 1_000);
     const title = `Live fan-out: usageUpdated to ${subscribers.toLocaleString('en-US')} graphql-ws subscribers of one org (test/bench/live-fanout.ts)`;
-    try {
-      const mod = (await import('./live-fanout.ts')) as {
-        benchFanout?: (server: MeterlineChild, subscribers: number) => Promise<Record<string, unknown>[]>;
-      };
-      if (mod.benchFanout) {
-        progress(`Live fan-out to ${subscribers.toLocaleString('en-US')} subscribers...`);
-        const result = await measured('live fan-out', async () => ({
-          rows: (await mod.benchFanout?.(server, subscribers)) ?? [],
-        }));
-        fanout = {
-          title,
-          note: 'Time from sending a recordUsage call to each subscriber receiving the new usage (p50 / p99), against a bare `ws` server broadcasting the same payload to as many sockets, in the same run.',
-          rows: result.rows,
+    if (runs('fanout'))
+      try {
+        const mod = (await import('./live-fanout.ts')) as {
+          benchFanout?: (server: MeterlineChild, subscribers: number) => Promise<Record<string, unknown>[]>;
         };
+        if (mod.benchFanout) {
+          progress(`Live fan-out to ${subscribers.toLocaleString('en-US')} subscribers...`);
+          const result = await measured('live fan-out', async () => ({
+            rows: (await mod.benchFanout?.(server, subscribers)) ?? [],
+          }));
+          fanout = {
+            title,
+            note: 'Time from sending a recordUsage call to each subscriber receiving the new usage (p50 / p99), against a bare `ws` server broadcasting the same payload to as many sockets, in the same run.',
+            rows: result.rows,
+          };
+        }
+      } catch (error) {
+        fanout = { title, note: '', rows: [], error: (error as Error).message.split('\n')[0] ?? 'failed' };
       }
-    } catch (error) {
-      fanout = { title, note: '', rows: [], error: (error as Error).message.split('\n')[0] ?? 'failed' };
-    }
   } finally {
     await server.stop();
     await sql.end();
     await scratch.drop();
   }
 
+  if (runs('pglite')) await benchPglite(ingest);
+
+  const others = await extras(fanout);
+  const report = {
+    env,
+    quiet,
+    ingest,
+    quota,
+    extras: others,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  printTables(report, log);
+  if (ONLY.size === 0) {
+    const out = await writeReport(report, process.env.BENCH_OUT);
+    log(`\nWrote ${out.markdown} and ${out.chart} (${report.seconds} s in all).`);
+  } else log(`\nBENCH_ONLY=${[...ONLY].join(',')}: a partial run; docs/performance.md left as it is.`);
+  if ([...ingest, ...quota].some((r) => !r.checkOk)) {
+    log('A counter check FAILED: the figures above are not to be trusted.');
+    process.exitCode = 1;
+  }
+}
+
+/** recordUsage on the embedded database (PGlite has no ceiling of its own: see the report). */
+async function benchPglite(ingest: Measured<IngestRow>[]): Promise<void> {
   progress('Ingest on PGlite (the embedded database):');
   const dataDir = mkdtempSync(join(tmpdir(), 'meterline-bench-pglite-'));
   try {
@@ -303,23 +339,6 @@ async function main() {
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
-  }
-
-  const others = await extras(fanout);
-  const report = {
-    env,
-    quiet,
-    ingest,
-    quota,
-    extras: others,
-    seconds: Math.round((Date.now() - started) / 1000),
-  };
-  printTables(report, log);
-  const out = await writeReport(report, process.env.BENCH_OUT);
-  log(`\nWrote ${out.markdown} and ${out.chart} (${report.seconds} s in all).`);
-  if ([...ingest, ...quota].some((r) => !r.checkOk)) {
-    log('A counter check FAILED: the figures above are not to be trusted.');
-    process.exitCode = 1;
   }
 }
 
