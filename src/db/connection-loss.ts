@@ -17,16 +17,22 @@ const LOST_CONNECTION_CODES = new Set([
  * as is; a statement error (a constraint, a cancelled statement) is not one of these.
  */
 export function isConnectionLoss(error: unknown): boolean {
-  let current = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
-    const { code, severity, cause } = current as { code?: unknown; severity?: unknown; cause?: unknown };
+  for (const { code, severity } of errorChain(error)) {
     if (typeof code === 'string') {
       if (LOST_CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
     }
     if (severity === 'FATAL' || severity === 'PANIC') return true;
-    current = cause;
   }
   return false;
+}
+
+/** A database error and the errors it wraps (drizzle wraps the driver's in `cause`), a few deep. */
+export function* errorChain(error: unknown): Generator<{ code?: unknown; severity?: unknown }> {
+  let current = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    yield current as { code?: unknown; severity?: unknown };
+    current = (current as { cause?: unknown }).cause;
+  }
 }
 
 /** How long a body that failed on a lost connection waits for postgres.js to report the close. */

@@ -40,20 +40,20 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
     .orderBy(asc(planEntitlements.metricKey));
 }
 
+/** An org's plan as one statement read it, with one of that plan's entitlements (null: it has none). */
+export type OrgPlanEntitlementRow = { orgId: string; planId: string; entitlement: PlanEntitlementRow | null };
+
 /**
- * The entitlements of the plan each org is on now, with that plan's id (the caller compares it
- * with the org row it holds: the two are separate reads).
+ * The entitlements of the plan each org is on now, each row with that plan's id, and at least one
+ * row per org (so a caller holding the org row from another read can tell which plan this read saw).
  */
-export function entitlementsOfOrgs(
-  db: Db,
-  orgIds: readonly string[],
-): Promise<{ orgId: string; planId: string; entitlement: PlanEntitlementRow }[]> {
+export function entitlementsOfOrgs(db: Db, orgIds: readonly string[]): Promise<OrgPlanEntitlementRow[]> {
   const valid = orgIds.filter(isOrgId);
   if (valid.length === 0) return Promise.resolve([]);
   return db
     .select({ orgId: orgs.id, planId: orgs.planId, entitlement: planEntitlements })
     .from(orgs)
-    .innerJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
+    .leftJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
     .where(inArray(orgs.id, valid));
 }
 

@@ -18,6 +18,7 @@ import {
   entitlementsOfOrgs,
   listMetrics,
   type MetricRow,
+  type OrgPlanEntitlementRow,
   type PlanEntitlementRow,
 } from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -190,12 +191,12 @@ export async function decideConsumes(
 /**
  * Each org's plan entitlements and overrides. The plan's entitlements were read through the
  * orgs (one statement for every plan of the batch); an org whose plan changed between that read
- * and the read of its row gets its row's plan, read again.
+ * and the read of its row (that read saw another plan id) gets its row's plan, read again.
  */
 async function entitlementRowsOf(
   tx: Db,
   orgRows: readonly OrgRow[],
-  planRows: Awaited<ReturnType<typeof entitlementsOfOrgs>>,
+  planRows: readonly OrgPlanEntitlementRow[],
   overrideRows: readonly EntitlementOverrideRow[],
 ): Promise<Map<string, { plan: PlanEntitlementRow[]; overrides: EntitlementOverrideRow[] }>> {
   const byOrg = new Map(
@@ -207,8 +208,8 @@ async function entitlementRowsOf(
   const planOf = new Map(orgRows.map((o) => [o.id, o.planId]));
   const stale = new Set<string>();
   for (const r of planRows) {
-    if (planOf.get(r.orgId) === r.planId) byOrg.get(r.orgId)?.plan.push(r.entitlement);
-    else stale.add(r.orgId);
+    if (planOf.get(r.orgId) !== r.planId) stale.add(r.orgId);
+    else if (r.entitlement) byOrg.get(r.orgId)?.plan.push(r.entitlement);
   }
   for (const o of overrideRows) byOrg.get(o.orgId)?.overrides.push(o);
   if (stale.size > 0) {

@@ -1,5 +1,6 @@
 import { and, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
+import { errorChain } from '../db/connection-loss.ts';
 import { rowsOf } from '../db/migrate.ts';
 import { usageCounters } from './tables.ts';
 
@@ -241,9 +242,6 @@ export async function recordedEventIds(
 
 /** Whether an error (or one it wraps, as drizzle does) is `insertEventsAndCount`'s failed `expectAll`. */
 export function isConsumptionRace(error: unknown): boolean {
-  for (let current = error, depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
-    if ((current as { code?: unknown }).code === 'ML001') return true;
-    current = (current as { cause?: unknown }).cause;
-  }
+  for (const { code } of errorChain(error)) if (code === 'ML001') return true;
   return false;
 }
