@@ -73,6 +73,16 @@ export function decideQuota(input: {
   return decide(true, used + quantity > threshold ? 'OVERAGE' : 'WITHIN_INCLUDED', budgetExceeded);
 }
 
+/**
+ * Whether `decideQuota` can ever refuse a consumption under this entitlement: only a hard limit
+ * (a wall) or an overage budget can, and neither applies to an unlimited metric. A consumption
+ * that cannot be refused needs no read of the usage before it is counted: its decision follows
+ * from the usage after (callers count first and decide from the counter's new value).
+ */
+export function canRefuse(entitlement: Entitlement, options: { hasBudget: boolean }): boolean {
+  return entitlement.included !== null && (entitlement.hardLimit !== null || options.hasBudget);
+}
+
 /** The metric's overage line at `units` used, in the budget's currency. */
 function budgetLineAt(budget: OverageBudget, e: Entitlement, units: bigint, billingEnabled: boolean) {
   return computeOverageLine({ used: units, entitlement: e, currency: budget.currency, billingEnabled });

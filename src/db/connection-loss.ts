@@ -26,11 +26,19 @@ export function isConnectionLoss(error: unknown): boolean {
   return false;
 }
 
+/** What we read of a database error: postgres.js names the constraint `constraint_name`, PGlite `constraint`. */
+type DatabaseErrorFields = {
+  code?: unknown;
+  severity?: unknown;
+  constraint_name?: unknown;
+  constraint?: unknown;
+};
+
 /** A database error and the errors it wraps (drizzle wraps the driver's in `cause`), a few deep. */
-export function* errorChain(error: unknown): Generator<{ code?: unknown; severity?: unknown }> {
+export function* errorChain(error: unknown): Generator<DatabaseErrorFields> {
   let current = error;
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
-    yield current as { code?: unknown; severity?: unknown };
+    yield current as DatabaseErrorFields;
     current = (current as { cause?: unknown }).cause;
   }
 }

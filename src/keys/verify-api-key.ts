@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';
@@ -60,7 +59,7 @@ export async function verifyApiKey(
     metric: API_CALLS,
     quantity: params.cost,
     consume: true,
-    idempotencyKey: params.idempotencyKey ?? randomUUID(),
+    idempotencyKey: params.idempotencyKey ?? null,
     now: params.now,
     billingEnabled: deps.billingEnabled,
   });

@@ -12,6 +12,9 @@ import {
 
 export const LIVE_CHANNEL = 'meterline_live';
 
+/** How long a published message waits for others to go out with it (see below). */
+const NOTIFY_WINDOW_MS = 20;
+
 /**
  * PostgreSQL LISTEN/NOTIFY between instances on one database. Its own small connection pool:
  * LISTEN holds a connection for good, so it must not take one from the request pool. NOTIFY
@@ -37,14 +40,20 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
       }
     },
   );
-  // Messages published in the same turn of the event loop go out in one statement, each distinct
-  // message once (a burst of consumptions on one org is one "usage changed", as PostgreSQL would
-  // fold identical notifications of one transaction anyway).
+  // Messages published within NOTIFY_WINDOW_MS of each other go out in one statement, each
+  // distinct message once (a burst of consumptions on one org is one "usage changed", as
+  // PostgreSQL would fold identical notifications of one transaction anyway). Every NOTIFY is a
+  // transaction of its own that wakes every listener, so under a stream of quota decisions a
+  // NOTIFY per turn of the event loop would cost as much as the decisions' own writes; live views
+  // re-read at most every 250 ms (usage-feeds.ts), so the window delays no view noticeably.
   // They go as one JSON array: without fetched array types (see postgres-options.ts) postgres.js
   // cannot send a JavaScript array as a text[] parameter.
   let pending = new Set<string>();
   let sending: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
     const payloads = [...pending];
     if (payloads.length === 0) return;
     pending = new Set();
@@ -60,7 +69,7 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
   return {
     kind: 'postgres',
     publish(message: Exclude<LiveMessage, { t: 'resync' }>) {
-      if (pending.size === 0) setImmediate(flush);
+      if (pending.size === 0) timer = setTimeout(flush, NOTIFY_WINDOW_MS);
       pending.add(encodeMessage(message));
     },
     subscribe: (listener: LiveListener) => listeners.add(listener),

@@ -1,7 +1,7 @@
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { isOrgId } from '../orgs/repository.ts';
-import { orgs } from '../orgs/tables.ts';
+import { type EntitlementOverrideRow, isOrgId, type OrgRow } from '../orgs/repository.ts';
+import { orgEntitlementOverrides, orgs } from '../orgs/tables.ts';
 import { metrics, planEntitlements, plans } from './tables.ts';
 
 export type MetricRow = typeof metrics.$inferSelect;
@@ -40,20 +40,34 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
     .orderBy(asc(planEntitlements.metricKey));
 }
 
-/** An org's plan as one statement read it, with one of that plan's entitlements (null: it has none). */
-export type OrgPlanEntitlementRow = { orgId: string; planId: string; entitlement: PlanEntitlementRow | null };
+/** An org as one statement read it, with one of its plan's entitlements and the org's override of it. */
+export type OrgEntitlementRow = {
+  org: OrgRow;
+  /** null: the org's plan has no entitlements (the org still has its row). */
+  entitlement: PlanEntitlementRow | null;
+  override: EntitlementOverrideRow | null;
+};
 
 /**
- * The entitlements of the plan each org is on now, each row with that plan's id, and at least one
- * row per org (so a caller holding the org row from another read can tell which plan this read saw).
+ * Orgs with the entitlements of the plan each is on now and the org's overrides of them, in one
+ * statement, so an org row and what it is entitled to come from the same snapshot (a plan change
+ * cannot fall between two reads). At least one row per org. An override of a metric the plan
+ * does not list is not read: such a metric is not entitled whatever the override says.
  */
-export function entitlementsOfOrgs(db: Db, orgIds: readonly string[]): Promise<OrgPlanEntitlementRow[]> {
+export function orgsWithEntitlements(db: Db, orgIds: readonly string[]): Promise<OrgEntitlementRow[]> {
   const valid = orgIds.filter(isOrgId);
   if (valid.length === 0) return Promise.resolve([]);
   return db
-    .select({ orgId: orgs.id, planId: orgs.planId, entitlement: planEntitlements })
+    .select({ org: orgs, entitlement: planEntitlements, override: orgEntitlementOverrides })
     .from(orgs)
     .leftJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
+    .leftJoin(
+      orgEntitlementOverrides,
+      and(
+        eq(orgEntitlementOverrides.orgId, orgs.id),
+        eq(orgEntitlementOverrides.metricKey, planEntitlements.metricKey),
+      ),
+    )
     .where(inArray(orgs.id, valid));
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { overageBudgetOf } from '../billing/budget.ts';
 import { periodContaining } from '../billing/periods.ts';
 import type { Db } from '../db/client.ts';
@@ -52,6 +53,7 @@ export async function checkQuota(
       metric: params.metric,
       quantity,
       idempotencyKey: key,
+      eventId: key ?? randomUUID(),
       now,
       billingEnabled: params.billingEnabled,
     });

@@ -1,29 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from '../billing/budget.ts';
-import type { Entitlement } from '../billing/entitlements.ts';
 import { type OverageBudget, overageTotalAfter } from '../billing/quota.ts';
 import type { Db } from '../db/client.ts';
 import { MAX_SAFE_BIGINT } from '../db/columns.ts';
-import { badInput, notFound } from '../errors.ts';
+import { badInput } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
-import {
-  type EntitlementOverrideRow,
-  type OrgRow,
-  orgsByIds,
-  overridesByOrgIds,
-} from '../orgs/repository.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
-import {
-  entitlementsByPlanIds,
-  entitlementsOfOrgs,
-  listMetrics,
-  type MetricRow,
-  type OrgPlanEntitlementRow,
-  type PlanEntitlementRow,
-} from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
+import {
+  type Admitted,
+  admitConsumptions,
+  type ConsumeRequest,
+  readConsumeCatalog,
+} from './consume-catalog.ts';
 import { decideConsumption } from './decide-consumption.ts';
-import { prepareEvent } from './ingest.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
@@ -34,28 +22,6 @@ import {
   recordedEventIds,
 } from './repository.ts';
 
-/** One consumption: may the org use `quantity` more of `metric` now, and if so, count it. */
-export type ConsumeRequest = {
-  /** Read in the batch's transaction, with the decision: a plan change applies at once. */
-  orgId: string;
-  metric: string;
-  /** A positive integer (checked by the caller). */
-  quantity: bigint;
-  /** The usage event id: a consume whose key is already recorded counts nothing (a replay). */
-  idempotencyKey: string | null;
-  now: Date;
-  billingEnabled: boolean;
-};
-
-type Admitted = {
-  index: number;
-  request: ConsumeRequest;
-  org: OrgRow;
-  metric: MetricRow;
-  /** The event as it will be stored; its period is the one the decision is made in. */
-  event: PreparedUsageEvent;
-};
-
 /** The org's overage budget in one period, carried forward as the batch's consumptions add cost. */
 type RunningBudget = { budget: OverageBudget; alert: boolean };
 
@@ -65,9 +31,8 @@ type RunningBudget = { budget: OverageBudget; alert: boolean };
  * instance, decides against them until this transaction ends), each decision sees the usage the
  * previous ones left, and every allowed event is written with one statement. The statements are
  * the same for one request or hundreds: that is what makes batching concurrent consumes cheap.
- * Inside BEGIN and COMMIT, three round trips whatever the batch: the catalog as it is now (orgs,
- * their plans' entitlements, overrides, metrics: sent together); the locks with the ledger check
- * behind them; the write. Orgs with a budget cap add one read of their counters after the locks.
+ * Inside BEGIN and COMMIT, three round trips whatever the batch: the catalog as it is now (the
+ * metrics; the orgs with their entitlements); the locks with the ledger check behind them; the write. Orgs with a budget cap add one read of their counters after the locks.
  * Answers one result per request, in order. The write fails with `isConsumptionRace` when another
  * transaction recorded one of the keys after the ledger check (the caller decides the batch again).
  */
@@ -75,67 +40,37 @@ export async function decideConsumes(
   tx: Db,
   requests: readonly ConsumeRequest[],
 ): Promise<Result<QuotaDecisionView>[]> {
-  const orgIds = [...new Set(requests.map((r) => r.orgId))];
-  const [metricRows, orgRows, planRows, overrideRows] = await Promise.all([
-    listMetrics(tx),
-    orgsByIds(tx, orgIds),
-    entitlementsOfOrgs(tx, orgIds),
-    overridesByOrgIds(tx, orgIds),
-  ]);
-  const metrics = new Map(metricRows.map((m) => [m.key, m]));
-  const orgs = new Map(orgRows.map((o) => [o.id, o]));
-  const catalog = await entitlementRowsOf(tx, orgRows, planRows, overrideRows);
-  const results: Result<QuotaDecisionView>[] = [];
-  const admitted: Admitted[] = [];
-  const entitlements: Entitlement[] = [];
-  for (const [index, request] of requests.entries()) {
-    const org = orgs.get(request.orgId);
-    const metric = metrics.get(request.metric);
-    if (!org) {
-      results[index] = fail(notFound(`Org ${JSON.stringify(request.orgId)}`));
-      continue;
-    }
-    if (!metric) {
-      results[index] = fail(badInput(`Unknown metric ${JSON.stringify(request.metric)}.`));
-      continue;
-    }
-    const event = prepareEvent({
-      id: request.idempotencyKey ?? randomUUID(),
-      org,
-      metric: metric.key,
-      quantity: request.quantity,
-      timestamp: request.now,
-      properties: null,
-    });
-    admitted.push({ index, request, org, metric, event });
-    const rows = catalog.get(org.id);
-    entitlements.push(entitlementFor(metric.key, rows?.plan ?? [], rows?.overrides ?? []));
-  }
+  const { admitted, results } = admitConsumptions(requests, await readConsumeCatalog(tx, requests));
   if (admitted.length === 0) return results;
 
-  const keyed = admitted.filter((a) => a.request.idempotencyKey !== null).map((a) => a.event);
   // The ledger is read behind the locks (same write): a consumption of the same key that
   // committed while we waited for a lock is seen. (Other keys' races fail the write, see above.)
-  const locking = lockInRecordUsageOrder(tx, admitted, entitlements);
-  const [used, recorded] = await Promise.all([locking, recordedEventIds(tx, keyed)]);
+  const locking = lockInRecordUsageOrder(tx, admitted);
+  const [used, recorded] = await Promise.all([
+    locking,
+    recordedEventIds(
+      tx,
+      admitted.map((a) => a.event),
+    ),
+  ]);
   // Read after the locks: a budget sees the org's counters as they are while it holds its budget.
   const budgets = await budgetsOf(createLoaders(tx), admitted);
 
   const accepted = new Set<string>();
   const toRecord: PreparedUsageEvent[] = [];
-  for (const [i, a] of admitted.entries()) {
-    const { request, metric, event } = a;
-    const entitlement = entitlements[i]!;
+  for (const a of admitted) {
+    const { request, metric, event, entitlement } = a;
     const counter = counterKeyString(event);
     const before = used.get(counter) ?? 0n;
     const period = { start: event.periodStart, end: event.periodEnd };
     const idKey = orgEventKey(event.orgId, event.eventId);
-    if (request.idempotencyKey !== null && (recorded.has(idKey) || accepted.has(idKey))) {
+    if (recorded.has(idKey) || accepted.has(idKey)) {
       // A replay counts nothing: answer the current state (an addition of zero, for every metric).
+      // An event id we made ourselves can only be this request's, counted by an earlier attempt
+      // whose answer was lost: it was consumed.
       const d = decideConsumption('SUM', entitlement, before, 0n);
-      results[a.index] = ok(
-        quotaView({ ...d, allowed: true }, { metric, period, used: before, consumed: false }),
-      );
+      const consumed = request.idempotencyKey === null;
+      results[a.index] = ok(quotaView({ ...d, allowed: true }, { metric, period, used: before, consumed }));
       continue;
     }
     const running = budgets.get(budgetKey(event));
@@ -188,41 +123,6 @@ export async function decideConsumes(
   return results;
 }
 
-/**
- * Each org's plan entitlements and overrides. The plan's entitlements were read through the
- * orgs (one statement for every plan of the batch); an org whose plan changed between that read
- * and the read of its row (that read saw another plan id) gets its row's plan, read again.
- */
-async function entitlementRowsOf(
-  tx: Db,
-  orgRows: readonly OrgRow[],
-  planRows: readonly OrgPlanEntitlementRow[],
-  overrideRows: readonly EntitlementOverrideRow[],
-): Promise<Map<string, { plan: PlanEntitlementRow[]; overrides: EntitlementOverrideRow[] }>> {
-  const byOrg = new Map(
-    orgRows.map((o) => [
-      o.id,
-      { plan: [] as PlanEntitlementRow[], overrides: [] as EntitlementOverrideRow[] },
-    ]),
-  );
-  const planOf = new Map(orgRows.map((o) => [o.id, o.planId]));
-  const stale = new Set<string>();
-  for (const r of planRows) {
-    if (planOf.get(r.orgId) !== r.planId) stale.add(r.orgId);
-    else if (r.entitlement) byOrg.get(r.orgId)?.plan.push(r.entitlement);
-  }
-  for (const o of overrideRows) byOrg.get(o.orgId)?.overrides.push(o);
-  if (stale.size > 0) {
-    const planIds = [...new Set([...stale].map((id) => planOf.get(id)!))];
-    const fresh = await entitlementsByPlanIds(tx, planIds);
-    for (const id of stale) {
-      const entry = byOrg.get(id);
-      if (entry) entry.plan = fresh.filter((e) => e.planId === planOf.get(id));
-    }
-  }
-  return byOrg;
-}
-
 const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.periodStart.toISOString()}`;
 
 /**
@@ -232,15 +132,10 @@ const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.p
  * counters, then hard-limited counters, then the rest. Each group is sorted; the statements go
  * out together (pipelined) and run in that order. Answers each counter's value.
  */
-async function lockInRecordUsageOrder(
-  tx: Db,
-  admitted: readonly Admitted[],
-  entitlements: readonly Entitlement[],
-): Promise<Map<string, bigint>> {
+async function lockInRecordUsageOrder(tx: Db, admitted: readonly Admitted[]): Promise<Map<string, bigint>> {
   const capped = admitted.filter((a) => a.org.budgetCap !== null);
   const limited = admitted.filter(
-    (a, i) =>
-      a.org.budgetCap === null && entitlements[i]!.included !== null && entitlements[i]!.hardLimit !== null,
+    (a) => a.org.budgetCap === null && a.entitlement.included !== null && a.entitlement.hardLimit !== null,
   );
   const rest = admitted.filter((a) => !capped.includes(a) && !limited.includes(a));
   const [, ...groups] = await Promise.all([

@@ -1,9 +1,16 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { Result } from '../result.ts';
-import { type ConsumeRequest, decideConsumes } from './consume.ts';
+import { decideConsumes } from './consume.ts';
+import {
+  type Admitted,
+  admitConsumptions,
+  type ConsumeRequest,
+  readConsumeCatalog,
+} from './consume-catalog.ts';
+import { countUnrefusable, isUnrefusable } from './count-unrefusable.ts';
 import type { QuotaDecisionView } from './quota-view.ts';
-import { isConsumptionRace } from './repository.ts';
+import { isConsumptionRace, violatesSafeUsage } from './repository.ts';
 
 type Waiting = {
   request: ConsumeRequest;
@@ -11,19 +18,23 @@ type Waiting = {
   reject(error: unknown): void;
 };
 
-/** How many consumptions one transaction decides at most. */
+/** How many consumptions one batch decides at most. */
 const MAX_BATCH = 500;
 /** How often a batch is decided again after another transaction recorded one of its keys. */
 const MAX_RACES = 5;
 
 /**
  * Group commit for quota consumptions. Concurrent `consume` calls on this instance wait while
- * the batches in flight commit, then are decided together in one transaction (`decideConsumes`):
- * the same few statements and one commit for all of them, instead of a transaction each. Each
- * caller is answered only after its batch committed, so an allowed consumption is durable when
- * it is answered, and a crash loses only unanswered ones (which the caller retries).
- * Exactness does not depend on the queue: the counters are locked in the database, so batches of
- * other instances and recordUsage calls are serialised against this one.
+ * the batches in flight commit, then are decided together: the same few statements for all of
+ * them, instead of a transaction each. A batch reads what it is decided under (the catalog), then
+ * splits: consumptions that can be refused (a hard limit, a budget, a gauge) are decided in one
+ * transaction with their counters locked (`decideConsumes`); the others, allowed whatever the
+ * usage, are counted by one statement that answers the counters' new values (`countUnrefusable`).
+ * Each caller is answered only after its write committed, so an allowed consumption is durable
+ * when it is answered, and a crash loses only unanswered ones (which the caller retries).
+ * Exactness does not depend on the queue: counters are moved under their row locks, and the
+ * refusable ones are decided holding them, so batches of other instances and recordUsage calls
+ * are serialised against this one.
  */
 export class ConsumptionQueue {
   private waiting: Waiting[] = [];
@@ -64,24 +75,76 @@ export class ConsumptionQueue {
   }
 
   private async decide(batch: Waiting[]): Promise<void> {
+    const requests = batch.map((w) => w.request);
+    let decidable: ReturnType<typeof admitConsumptions>;
     try {
-      const results = await this.transact(batch.map((w) => w.request));
-      for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+      decidable = admitConsumptions(requests, await readConsumeCatalog(this.db, requests));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
-      }
-      // One request must not fail its neighbours: each is decided on its own.
-      this.log?.warn({ err: error, size: batch.length }, 'consumption batch failed; deciding one by one');
-      for (const w of batch) await this.decide([w]);
+      await this.oneByOne(batch, error);
+      return;
+    }
+    const { admitted, results } = decidable;
+    for (const [i, result] of results.entries()) if (result) batch[i]!.resolve(result);
+    const unrefusable = admitted.filter(isUnrefusable);
+    const refusable = admitted.filter((a) => !isUnrefusable(a));
+    await Promise.all([
+      this.settle(batch, unrefusable, () => this.countWithoutLocks(unrefusable)),
+      this.settle(batch, refusable, () => this.decideWithLocks(refusable)),
+    ]);
+  }
+
+  /** Answers one part of a batch; a part that fails is decided again one by one (see `oneByOne`). */
+  private async settle(
+    batch: Waiting[],
+    part: readonly Admitted[],
+    run: () => Promise<Map<Admitted, Result<QuotaDecisionView>>>,
+  ): Promise<void> {
+    if (part.length === 0) return;
+    try {
+      const results = await run();
+      for (const a of part) batch[a.index]!.resolve(results.get(a)!);
+    } catch (error) {
+      await this.oneByOne(
+        part.map((a) => batch[a.index]!),
+        error,
+      );
     }
   }
 
-  private async transact(requests: ConsumeRequest[]): Promise<Result<QuotaDecisionView>[]> {
+  /**
+   * One request must not fail its neighbours: after a failure each is decided on its own (event
+   * ids stay the same, so one whose write did commit is found, not counted again).
+   */
+  private async oneByOne(batch: Waiting[], error: unknown): Promise<void> {
+    if (batch.length === 1) {
+      batch[0]!.reject(error);
+      return;
+    }
+    this.log?.warn({ err: error, size: batch.length }, 'consumption batch failed; deciding one by one');
+    for (const w of batch) await this.decide([w]);
+  }
+
+  /** Without locks (`countUnrefusable`); a counter that would pass 2^53-1 sends the part to the locks. */
+  private async countWithoutLocks(
+    part: readonly Admitted[],
+  ): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+    try {
+      return await countUnrefusable(this.db, part);
+    } catch (error) {
+      if (!violatesSafeUsage(error)) throw error;
+      return this.decideWithLocks(part);
+    }
+  }
+
+  /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */
+  private async decideWithLocks(
+    part: readonly Admitted[],
+  ): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+    const requests = part.map((a) => a.request);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((tx) => decideConsumes(tx, requests));
+        const results = await this.db.transaction((tx) => decideConsumes(tx, requests));
+        return new Map(part.map((a, i) => [a, results[i]!]));
       } catch (error) {
         if (!isConsumptionRace(error) || attempt >= MAX_RACES) throw error;
       }

@@ -45,5 +45,5 @@ export function prepareEvent(e: AcceptedUsageEvent): PreparedUsageEvent {
  */
 export function ingestEvents(db: Db, events: readonly AcceptedUsageEvent[]): Promise<InsertedEvent[]> {
   const prepared = events.map(prepareEvent);
-  return db.transaction((tx) => insertEventsAndCount(tx, prepared));
+  return db.transaction(async (tx) => (await insertEventsAndCount(tx, prepared)).inserted);
 }

@@ -21,6 +21,7 @@ import {
   orgEventKey,
   type PreparedUsageEvent,
   recordedEventIds,
+  violatesSafeUsage,
 } from './repository.ts';
 import {
   checkEventFields,
@@ -187,7 +188,7 @@ export async function recordUsage(
         for (const c of await refusePastSafeUsage(tx, sums, (c, r) => reject(c.index, r))) refused.add(c);
       }
       const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
-      return { attempted: toWrite.length, inserted: await insertEventsAndCount(tx, toWrite) };
+      return { attempted: toWrite.length, inserted: (await insertEventsAndCount(tx, toWrite)).inserted };
     });
   let written: Awaited<ReturnType<typeof write>>;
   try {
@@ -212,27 +213,6 @@ export async function recordUsage(
     rejected,
     changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
   });
-}
-
-/** Whether an error is the counters' check that a period's usage stays within 2^53-1. */
-function violatesSafeUsage(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error || (e && typeof e === 'object'); ) {
-    const {
-      constraint_name: constraint,
-      constraint: pgliteConstraint,
-      cause,
-    } = e as {
-      constraint_name?: string;
-      constraint?: string;
-      cause?: unknown;
-    };
-    if (constraint === 'usage_counters_value_safe' || pgliteConstraint === 'usage_counters_value_safe') {
-      return true;
-    }
-    if (cause === undefined || cause === e) return false;
-    e = cause;
-  }
-  return false;
 }
 
 /**

@@ -41,6 +41,13 @@ export type PreparedUsageEvent = {
 
 export type InsertedEvent = { orgId: string; eventId: string; metricKey: string; periodStart: Date };
 
+/** What `insertEventsAndCount` wrote: the events that were new, and each counter they moved. */
+export type InsertOutcome = {
+  inserted: InsertedEvent[];
+  /** The value of every counter the new events moved, after the write, by `counterKeyString`. */
+  counterValues: Map<string, bigint>;
+};
+
 /**
  * Stores events and moves every counter they count, in one statement: events whose
  * (org, id) is already in the ledger are skipped (ON CONFLICT DO NOTHING), and only the rows
@@ -57,8 +64,8 @@ export async function insertEventsAndCount(
    * `isConsumptionRace`) when one was recorded concurrently, and with it the transaction.
    */
   options: { expectAll?: boolean } = {},
-): Promise<InsertedEvent[]> {
-  if (events.length === 0) return [];
+): Promise<InsertOutcome> {
+  if (events.length === 0) return { inserted: [], counterValues: new Map() };
   // Events of one org share their period's Date objects: each is formatted once.
   const iso = new Map<Date, string>();
   const isoOf = (d: Date) => {
@@ -131,7 +138,7 @@ export async function insertEventsAndCount(
           then excluded.latest_event_id else c.latest_event_id end,
         event_count = c.event_count + excluded.event_count,
         updated_at = now()
-      returning 1
+      returning c.org_id, c.metric_key, c.period_start, c.value
     ),
     daily as (
       insert into usage_daily as d (org_id, metric_key, day, endpoint, quantity, event_count)
@@ -143,19 +150,26 @@ export async function insertEventsAndCount(
         quantity = d.quantity + excluded.quantity, event_count = d.event_count + excluded.event_count
       returning 1
     )
-    select i.org_id, i.event_id, i.metric_key, i.period_start,
-      (select count(*) from counters) as counters, (select count(*) from daily) as days
+    -- Data-modifying CTEs run to completion whether read or not (daily is not).
+    select i.org_id, i.event_id, i.metric_key, i.period_start, null::bigint as value
     from (select meterline_expect_inserted(${options.expectAll ? events.length : -1}, (select count(*) from inserted))) as e(ok)
     join inserted i on e.ok
+    union all
+    select c.org_id, null, c.metric_key, c.period_start, c.value from counters c
   `);
-  return rowsOf<{ org_id: string; event_id: string; metric_key: string; period_start: string | Date }>(
-    result,
-  ).map((r) => ({
-    orgId: r.org_id,
-    eventId: r.event_id,
-    metricKey: r.metric_key,
-    periodStart: new Date(r.period_start),
-  }));
+  const outcome: InsertOutcome = { inserted: [], counterValues: new Map() };
+  for (const r of rowsOf<{
+    org_id: string;
+    event_id: string | null;
+    metric_key: string;
+    period_start: string | Date;
+    value: string | null;
+  }>(result)) {
+    const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };
+    if (r.event_id === null) outcome.counterValues.set(counterKeyString(key), BigInt(r.value!));
+    else outcome.inserted.push({ ...key, eventId: r.event_id });
+  }
+  return outcome;
 }
 
 function cmp(a: string, b: string): number {
@@ -238,6 +252,15 @@ export async function recordedEventIds(
   return new Set(
     rowsOf<{ org_id: string; event_id: string }>(result).map((r) => orgEventKey(r.org_id, r.event_id)),
   );
+}
+
+/** Whether an error is the counters' check that a period's usage stays within 2^53-1. */
+export function violatesSafeUsage(error: unknown): boolean {
+  for (const { constraint_name, constraint } of errorChain(error)) {
+    if (constraint_name === 'usage_counters_value_safe' || constraint === 'usage_counters_value_safe')
+      return true;
+  }
+  return false;
 }
 
 /** Whether an error (or one it wraps, as drizzle does) is `insertEventsAndCount`'s failed `expectAll`. */

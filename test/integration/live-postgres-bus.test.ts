@@ -5,7 +5,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createScratchDatabase } from '../helpers/databases.ts';
 
 /**
- * The LISTEN/NOTIFY bus sends the messages published in one turn of the event loop in one
+ * The LISTEN/NOTIFY bus sends the messages published within a few milliseconds in one
  * statement: each distinct message must arrive, once, in the order published, whatever it holds.
  */
 describe.skipIf(!process.env.TEST_DATABASE_URL)('the PostgreSQL live bus', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Entitlement } from '../../../src/billing/entitlements.ts';
 import { fromMinorUnits, parseAmount } from '../../../src/billing/money.ts';
 import { computeOverageLine } from '../../../src/billing/overage.ts';
-import { decideQuota, type OverageBudget } from '../../../src/billing/quota.ts';
+import { canRefuse, decideQuota, type OverageBudget } from '../../../src/billing/quota.ts';
 import { overagePriceArb } from './arbitraries.ts';
 import { catalog } from './catalog.ts';
 
@@ -197,6 +197,55 @@ describe('decideQuota properties', () => {
         expect(d.limit).toBe(entitlement.hardLimit ?? entitlement.included);
       }),
     );
+  });
+
+  it('canRefuse is false only where every consumption is allowed, whatever the usage and budget', () => {
+    const budgetArb = fc.option(
+      fc.record({
+        capCents: count,
+        soFarCents: count,
+        action: fc.constantFrom<'BLOCK' | 'ALERT'>('BLOCK', 'ALERT'),
+        billingEnabled: fc.boolean(),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        entitlementArb,
+        fc.boolean(),
+        count,
+        count,
+        budgetArb,
+        (e, unlimited, used, quantity, b) => {
+          const entitlement: Entitlement = unlimited ? { ...e, included: null, hardLimit: null } : e;
+          const budget: OverageBudget | null = b && {
+            cap: fromMinorUnits(b.capCents, 'USD'),
+            action: b.action,
+            overageCostSoFar: fromMinorUnits(b.soFarCents, 'USD'),
+            currency: 'USD',
+          };
+          const refusable = canRefuse(entitlement, { hasBudget: budget !== null });
+          const d = decideQuota({ entitlement, used, quantity, budget, billingEnabled: b?.billingEnabled });
+          if (!refusable) expect(d.allowed).toBe(true);
+          // And the converse where it matters: a hard limit does refuse past it.
+          if (entitlement.included !== null && entitlement.hardLimit !== null) expect(refusable).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('canRefuse: the table', () => {
+    const e = (included: bigint | null, hardLimit: bigint | null): Entitlement => ({
+      included,
+      softLimit: null,
+      hardLimit,
+      overagePrice: null,
+    });
+    expect(canRefuse(e(null, null), { hasBudget: false })).toBe(false); // enterprise: unlimited
+    expect(canRefuse(e(null, null), { hasBudget: true })).toBe(false); // unlimited ignores a budget
+    expect(canRefuse(e(100_000n, null), { hasBudget: false })).toBe(false); // pro: overage, no wall
+    expect(canRefuse(e(100_000n, null), { hasBudget: true })).toBe(true); // a budget may block
+    expect(canRefuse(e(1_000n, 1_000n), { hasBudget: false })).toBe(true); // free: the wall
+    expect(canRefuse(e(0n, 0n), { hasBudget: false })).toBe(true); // not entitled
   });
 
   it('a BLOCK budget never lets the invoiced overage pass the cap through this metric', () => {

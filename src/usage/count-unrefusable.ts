@@ -1,0 +1,103 @@
+import { canRefuse } from '../billing/quota.ts';
+import type { Db } from '../db/client.ts';
+import { ok, type Result } from '../result.ts';
+import type { Admitted } from './consume-catalog.ts';
+import { decideConsumption } from './decide-consumption.ts';
+import { type QuotaDecisionView, quotaView } from './quota-view.ts';
+import { counterKeyString, countersForPeriods, insertEventsAndCount, orgEventKey } from './repository.ts';
+
+/**
+ * Whether a consumption is allowed whatever the usage: a SUM metric (the period value grows by
+ * exactly the quantity) under an entitlement without a hard limit, of an org without an overage
+ * budget. Such a consumption needs no lock and no read before it is counted.
+ */
+export function isUnrefusable(a: Admitted): boolean {
+  return a.metric.aggregation === 'SUM' && !canRefuse(a.entitlement, { hasBudget: a.org.budgetCap !== null });
+}
+
+/**
+ * Counts consumptions that cannot be refused (`isUnrefusable`) with one statement and no
+ * transaction around it: the events go into the ledger (an id already there is skipped) and
+ * every counter moves, atomically, and the counters' new values come back with the write. Each
+ * consumption is answered from them: a counter moved by k consumptions of the batch reads
+ * `after`; the batch's consumptions of it are placed last, in batch order, so the one before the
+ * last answers `after` minus the last one's quantity, and so on. That is the order in which the
+ * counter's row lock let them in. A replayed key (already recorded, or repeated in the batch)
+ * counts nothing and answers the counter's current value; an event id we made ourselves that is
+ * already recorded is this request's own earlier attempt (its answer was lost): consumed.
+ * Fails, writing nothing, when a counter would pass 2^53-1 (`violatesSafeUsage`): the caller
+ * decides those with locks, which refuses the one that would.
+ */
+export async function countUnrefusable(
+  db: Db,
+  admitted: readonly Admitted[],
+): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+  const firstOfKey = new Map<string, Admitted>();
+  for (const a of admitted) {
+    const key = orgEventKey(a.event.orgId, a.event.eventId);
+    if (!firstOfKey.has(key)) firstOfKey.set(key, a);
+  }
+  const { inserted, counterValues } = await insertEventsAndCount(
+    db,
+    [...firstOfKey.values()].map((a) => a.event),
+  );
+  const insertedKeys = new Set(inserted.map((e) => orgEventKey(e.orgId, e.eventId)));
+  const counts = new Set(
+    admitted.filter((a) => {
+      const key = orgEventKey(a.event.orgId, a.event.eventId);
+      return firstOfKey.get(key) === a && insertedKeys.has(key);
+    }),
+  );
+
+  // Each counter's value before the batch's consumptions of it: its new value less all of them.
+  const running = new Map(counterValues);
+  for (const a of counts) {
+    const key = counterKeyString(a.event);
+    running.set(key, running.get(key)! - a.request.quantity);
+  }
+  const replays = admitted.filter((a) => !counts.has(a));
+  const current = await currentValues(db, replays, counterValues);
+
+  const results = new Map<Admitted, Result<QuotaDecisionView>>();
+  for (const a of admitted) {
+    const { metric, entitlement, event, request } = a;
+    const counter = counterKeyString(event);
+    const period = { start: event.periodStart, end: event.periodEnd };
+    if (!counts.has(a)) {
+      const used = current.get(counter) ?? 0n;
+      const d = decideConsumption('SUM', entitlement, used, 0n);
+      const consumed = request.idempotencyKey === null;
+      results.set(a, ok(quotaView({ ...d, allowed: true }, { metric, period, used, consumed })));
+      continue;
+    }
+    const before = running.get(counter)!;
+    const d = decideConsumption('SUM', entitlement, before, request.quantity, {
+      billingEnabled: request.billingEnabled,
+    });
+    if (!d.allowed)
+      throw new Error(`an unrefusable consumption was refused (${d.reason}): isUnrefusable is wrong`);
+    running.set(counter, d.usedAfter);
+    results.set(a, ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true })));
+  }
+  return results;
+}
+
+/**
+ * The current value of each replayed consumption's counter: the write's answer when it moved it,
+ * else read (replays are retries: rare, and the read is skipped when there are none).
+ */
+async function currentValues(
+  db: Db,
+  replays: readonly Admitted[],
+  moved: ReadonlyMap<string, bigint>,
+): Promise<Map<string, bigint>> {
+  const values = new Map(moved);
+  const unread = replays.filter((a) => !values.has(counterKeyString(a.event)));
+  if (unread.length === 0) return values;
+  const rows = await countersForPeriods(db, {
+    orgIds: [...new Set(unread.map((a) => a.event.orgId))],
+    periodStarts: [...new Set(unread.map((a) => a.event.periodStart.getTime()))].map((t) => new Date(t)),
+  });
+  for (const r of rows) if (!values.has(counterKeyString(r))) values.set(counterKeyString(r), r.value);
+  return values;
+}
