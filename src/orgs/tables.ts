@@ -10,7 +10,7 @@ import {
   text,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { decimalAmount, instant, quantity } from '../db/columns.ts';
+import { catalogVersion, decimalAmount, instant, quantity } from '../db/columns.ts';
 import { metrics, plans } from '../plans/tables.ts';
 
 export const orgRole = pgEnum('org_role', ['VIEWER', 'MEMBER', 'ADMIN', 'OWNER']);
@@ -34,6 +34,8 @@ export const orgs = pgTable(
     budgetCap: decimalAmount('budget_cap'),
     budgetAction: budgetAction('budget_action'),
     createdAt: instant('created_at').notNull().defaultNow(),
+    /** Moves on every update of the row and of the org's overrides (see catalogVersion). */
+    catalogVersion: catalogVersion(),
   },
   (t) => [
     check('orgs_anchor_day_range', sql`${t.billingAnchorDay} between 1 and 28`),

@@ -43,6 +43,8 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
 /** An org as one statement read it, with one of its plan's entitlements and the org's override of it. */
 export type OrgEntitlementRow = {
   org: OrgRow;
+  /** The catalog version of the org's plan as this statement read it (see db/columns.ts). */
+  planVersion: number;
   /** null: the org's plan has no entitlements (the org still has its row). */
   entitlement: PlanEntitlementRow | null;
   override: EntitlementOverrideRow | null;
@@ -58,8 +60,14 @@ export function orgsWithEntitlements(db: Db, orgIds: readonly string[]): Promise
   const valid = orgIds.filter(isOrgId);
   if (valid.length === 0) return Promise.resolve([]);
   return db
-    .select({ org: orgs, entitlement: planEntitlements, override: orgEntitlementOverrides })
+    .select({
+      org: orgs,
+      planVersion: plans.catalogVersion,
+      entitlement: planEntitlements,
+      override: orgEntitlementOverrides,
+    })
     .from(orgs)
+    .innerJoin(plans, eq(plans.id, orgs.planId))
     .leftJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
     .leftJoin(
       orgEntitlementOverrides,

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, integer, jsonb, pgEnum, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
-import { decimalAmount, instant, quantity } from '../db/columns.ts';
+import { catalogVersion, decimalAmount, instant, quantity } from '../db/columns.ts';
 
 export const metricAggregation = pgEnum('metric_aggregation', ['SUM', 'COUNT', 'MAX', 'LATEST']);
 export const pricingModel = pgEnum('pricing_model', ['PER_UNIT', 'GRADUATED', 'PACKAGE']);
@@ -26,6 +26,8 @@ export const plans = pgTable(
     rateLimitPerMinute: integer('rate_limit_per_minute'),
     active: boolean('active').notNull().default(true),
     createdAt: instant('created_at').notNull().defaultNow(),
+    /** Moves on every update of the row and of the plan's entitlements (see catalogVersion). */
+    catalogVersion: catalogVersion(),
   },
   (t) => [check('plans_base_price_non_negative', sql`${t.basePrice} >= 0`)],
 );

@@ -29,17 +29,24 @@ export type ConsumeRequest = {
   billingEnabled: boolean;
 };
 
-/** What a batch of consumptions is decided under, read in one round trip. */
-export type ConsumeCatalog = {
-  metrics: Map<string, MetricRow>;
-  orgs: Map<string, { org: OrgRow; plan: PlanEntitlementRow[]; overrides: EntitlementOverrideRow[] }>;
+/** What one org's consumptions are decided under, with the plan's version it was read at. */
+export type OrgCatalog = {
+  org: OrgRow;
+  planVersion: number;
+  plan: PlanEntitlementRow[];
+  overrides: EntitlementOverrideRow[];
 };
+
+/** What a batch of consumptions is decided under, read in one round trip. */
+export type ConsumeCatalog = { metrics: Map<string, MetricRow>; orgs: Map<string, OrgCatalog> };
 
 /** A consumption of a known org and metric, with what it is decided under. */
 export type Admitted = {
   index: number;
   request: ConsumeRequest;
   org: OrgRow;
+  /** The catalog version of the org's plan the decision is made under (with `org.catalogVersion`). */
+  planVersion: number;
   metric: MetricRow;
   entitlement: Entitlement;
   /** The event as it will be stored; its period is the one the decision is made in. */
@@ -54,23 +61,81 @@ export async function readConsumeCatalog(
   db: Db,
   requests: readonly ConsumeRequest[],
 ): Promise<ConsumeCatalog> {
-  const orgIds = [...new Set(requests.map((r) => r.orgId))];
-  const metricKeys = [...new Set(requests.map((r) => r.metric))];
-  const [metrics, orgRows] = await Promise.all([
-    knownMetrics(db, metricKeys),
-    orgsWithEntitlements(db, orgIds),
+  const [metrics, orgs] = await Promise.all([
+    knownMetrics(db, metricKeysOf(requests)),
+    readOrgCatalogs(db, orgIdsOf(requests)),
   ]);
-  const orgs: ConsumeCatalog['orgs'] = new Map();
-  for (const { org, entitlement, override } of orgRows) {
+  return { metrics, orgs };
+}
+
+async function readOrgCatalogs(db: Db, orgIds: readonly string[]): Promise<Map<string, OrgCatalog>> {
+  const orgs = new Map<string, OrgCatalog>();
+  if (orgIds.length === 0) return orgs;
+  for (const { org, planVersion, entitlement, override } of await orgsWithEntitlements(db, orgIds)) {
     let entry = orgs.get(org.id);
     if (!entry) {
-      entry = { org, plan: [], overrides: [] };
+      entry = { org, planVersion, plan: [], overrides: [] };
       orgs.set(org.id, entry);
     }
     if (entitlement) entry.plan.push(entitlement);
     if (override) entry.overrides.push(override);
   }
-  return { metrics, orgs };
+  return orgs;
+}
+
+const orgIdsOf = (requests: readonly ConsumeRequest[]) => [...new Set(requests.map((r) => r.orgId))];
+const metricKeysOf = (requests: readonly ConsumeRequest[]) => [...new Set(requests.map((r) => r.metric))];
+
+/** How long a copied org is used before it is read again (see CatalogCopy). */
+const COPY_TTL_MS = 30_000;
+
+/**
+ * A process's copy of the orgs' catalog, for the consumptions counted without locks: reading it
+ * costs a batch no statement. It may be stale, which is safe because every write made under it
+ * names the org and plan versions it was read at, and the write counts nothing for an org whose
+ * versions moved (migration 0008 moves them on every change of what a decision is made under);
+ * the caller then forgets the org and decides its consumptions again from the database. A stale
+ * copy can otherwise only send consumptions to the locked path needlessly (an org that lost its
+ * hard limit), so entries are also read again after COPY_TTL_MS. Unknown orgs are not kept.
+ */
+export class CatalogCopy {
+  private readonly orgs = new Map<string, { entry: OrgCatalog; readAt: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxOrgs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async read(requests: readonly ConsumeRequest[]): Promise<ConsumeCatalog> {
+    const at = this.now();
+    const wanted = orgIdsOf(requests);
+    const missing = wanted.filter((id) => {
+      const kept = this.orgs.get(id);
+      return !kept || at - kept.readAt > COPY_TTL_MS;
+    });
+    const [metrics, fresh] = await Promise.all([
+      knownMetrics(this.db, metricKeysOf(requests)),
+      readOrgCatalogs(this.db, missing),
+    ]);
+    for (const id of missing) this.orgs.delete(id);
+    for (const [id, entry] of fresh) {
+      // Oldest first out: a Map iterates in insertion order.
+      if (this.orgs.size >= this.maxOrgs) this.orgs.delete(this.orgs.keys().next().value!);
+      this.orgs.set(id, { entry, readAt: at });
+    }
+    const orgs = new Map<string, OrgCatalog>();
+    for (const id of wanted) {
+      const entry = fresh.get(id) ?? this.orgs.get(id)?.entry;
+      if (entry) orgs.set(id, entry);
+    }
+    return { metrics, orgs };
+  }
+
+  /** Drops orgs whose copy a write found stale: their next batch reads them again. */
+  forget(orgIds: Iterable<string>): void {
+    for (const id of orgIds) this.orgs.delete(id);
+  }
 }
 
 /**
@@ -94,7 +159,7 @@ export function admitConsumptions(
       results[index] = fail(badInput(`Unknown metric ${JSON.stringify(request.metric)}.`));
       continue;
     }
-    const { org } = entry;
+    const { org, planVersion } = entry;
     const event = prepareEvent({
       id: request.eventId,
       org,
@@ -104,7 +169,7 @@ export function admitConsumptions(
       properties: null,
     });
     const entitlement = entitlementFor(metric.key, entry.plan, entry.overrides);
-    admitted.push({ index, request, org, metric, entitlement, event });
+    admitted.push({ index, request, org, planVersion, metric, entitlement, event });
   }
   return { admitted, results };
 }

@@ -2,12 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
-import {
-  type Admitted,
-  admitConsumptions,
-  type ConsumeRequest,
-  readConsumeCatalog,
-} from './consume-catalog.ts';
+import { type Admitted, admitConsumptions, CatalogCopy, type ConsumeRequest } from './consume-catalog.ts';
 import { countUnrefusable, isUnrefusable } from './count-unrefusable.ts';
 import type { QuotaDecisionView } from './quota-view.ts';
 import { isConsumptionRace, violatesSafeUsage } from './repository.ts';
@@ -40,13 +35,16 @@ export class ConsumptionQueue {
   private waiting: Waiting[] = [];
   private lanes = 0;
   private idle: (() => void)[] = [];
+  private readonly catalog: CatalogCopy;
 
   constructor(
     private readonly db: Db,
     private readonly log?: Logger,
     /** Batches in flight at once: while one waits on the database, the next is being decided. */
     private readonly maxLanes = 2,
-  ) {}
+  ) {
+    this.catalog = new CatalogCopy(db);
+  }
 
   consume(request: ConsumeRequest): Promise<Result<QuotaDecisionView>> {
     return new Promise((resolve, reject) => {
@@ -78,7 +76,7 @@ export class ConsumptionQueue {
     const requests = batch.map((w) => w.request);
     let decidable: ReturnType<typeof admitConsumptions>;
     try {
-      decidable = admitConsumptions(requests, await readConsumeCatalog(this.db, requests));
+      decidable = admitConsumptions(requests, await this.catalog.read(requests));
     } catch (error) {
       await this.oneByOne(batch, error);
       return;
@@ -124,16 +122,26 @@ export class ConsumptionQueue {
     for (const w of batch) await this.decide([w]);
   }
 
-  /** Without locks (`countUnrefusable`); a counter that would pass 2^53-1 sends the part to the locks. */
+  /**
+   * Without locks (`countUnrefusable`). Orgs whose copied catalog was stale are forgotten and
+   * decided again with locks (from the database); a counter that would pass 2^53-1 sends the
+   * whole part there.
+   */
   private async countWithoutLocks(
     part: readonly Admitted[],
   ): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+    let counted: Awaited<ReturnType<typeof countUnrefusable>>;
     try {
-      return await countUnrefusable(this.db, part);
+      counted = await countUnrefusable(this.db, part);
     } catch (error) {
       if (!violatesSafeUsage(error)) throw error;
       return this.decideWithLocks(part);
     }
+    const { results, stale } = counted;
+    if (stale.length === 0) return results;
+    this.catalog.forget(stale.map((a) => a.org.id));
+    for (const [a, result] of await this.decideWithLocks(stale)) results.set(a, result);
+    return results;
   }
 
   /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */

@@ -4,7 +4,13 @@ import { ok, type Result } from '../result.ts';
 import type { Admitted } from './consume-catalog.ts';
 import { decideConsumption } from './decide-consumption.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
-import { counterKeyString, countersForPeriods, insertEventsAndCount, orgEventKey } from './repository.ts';
+import {
+  type CatalogVersions,
+  counterKeyString,
+  countersForPeriods,
+  insertEventsAndCount,
+  orgEventKey,
+} from './repository.ts';
 
 /**
  * Whether a consumption is allowed whatever the usage: a SUM metric (the period value grows by
@@ -25,22 +31,31 @@ export function isUnrefusable(a: Admitted): boolean {
  * counter's row lock let them in. A replayed key (already recorded, or repeated in the batch)
  * counts nothing and answers the counter's current value; an event id we made ourselves that is
  * already recorded is this request's own earlier attempt (its answer was lost): consumed.
+ * The decisions may have been made under a copy of the catalog (`CatalogCopy`): the write counts
+ * an org's consumptions only while its row and plan are at the versions they were decided under,
+ * and answers the others as `stale` (nothing of them written) for the caller to decide again.
  * Fails, writing nothing, when a counter would pass 2^53-1 (`violatesSafeUsage`): the caller
  * decides those with locks, which refuses the one that would.
  */
 export async function countUnrefusable(
   db: Db,
-  admitted: readonly Admitted[],
-): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+  part: readonly Admitted[],
+): Promise<{ results: Map<Admitted, Result<QuotaDecisionView>>; stale: Admitted[] }> {
   const firstOfKey = new Map<string, Admitted>();
-  for (const a of admitted) {
+  const catalogVersions = new Map<string, CatalogVersions>();
+  for (const a of part) {
     const key = orgEventKey(a.event.orgId, a.event.eventId);
     if (!firstOfKey.has(key)) firstOfKey.set(key, a);
+    const { id, catalogVersion, planId } = a.org;
+    catalogVersions.set(id, { orgVersion: catalogVersion, planId, planVersion: a.planVersion });
   }
-  const { inserted, counterValues } = await insertEventsAndCount(
+  const { inserted, counterValues, staleOrgIds } = await insertEventsAndCount(
     db,
     [...firstOfKey.values()].map((a) => a.event),
+    { catalogVersions },
   );
+  const stale = part.filter((a) => staleOrgIds.has(a.org.id));
+  const admitted = part.filter((a) => !staleOrgIds.has(a.org.id));
   const insertedKeys = new Set(inserted.map((e) => orgEventKey(e.orgId, e.eventId)));
   const counts = new Set(
     admitted.filter((a) => {
@@ -79,7 +94,7 @@ export async function countUnrefusable(
     running.set(counter, d.usedAfter);
     results.set(a, ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true })));
   }
-  return results;
+  return { results, stale };
 }
 
 /**

@@ -46,7 +46,12 @@ export type InsertOutcome = {
   inserted: InsertedEvent[];
   /** The value of every counter the new events moved, after the write, by `counterKeyString`. */
   counterValues: Map<string, bigint>;
+  /** Orgs whose catalog versions moved (`catalogVersions`): none of their events was written. */
+  staleOrgIds: Set<string>;
 };
+
+/** The versions of an org's catalog (its row and its plan's) that decisions were made under. */
+export type CatalogVersions = { orgVersion: number; planId: string; planVersion: number };
 
 /**
  * Stores events and moves every counter they count, in one statement: events whose
@@ -63,9 +68,21 @@ export async function insertEventsAndCount(
    * `expectAll`: every event must be new. The statement fails (SQLSTATE ML001, see
    * `isConsumptionRace`) when one was recorded concurrently, and with it the transaction.
    */
-  options: { expectAll?: boolean } = {},
+  options: {
+    expectAll?: boolean;
+    /**
+     * By org id: write an org's events only if its row and its plan are still at these versions
+     * (see migration 0008), in the statement's snapshot; the others are answered in `staleOrgIds`.
+     */
+    catalogVersions?: ReadonlyMap<string, CatalogVersions>;
+  } = {},
 ): Promise<InsertOutcome> {
-  if (events.length === 0) return { inserted: [], counterValues: new Map() };
+  const outcome: InsertOutcome = { inserted: [], counterValues: new Map(), staleOrgIds: new Set() };
+  if (events.length === 0) return outcome;
+  const versionsOf = (orgId: string) => {
+    const v = options.catalogVersions?.get(orgId);
+    return v ? { org_version: v.orgVersion, plan_id: v.planId, plan_version: v.planVersion } : {};
+  };
   // Events of one org share their period's Date objects: each is formatted once.
   const iso = new Map<Date, string>();
   const isoOf = (d: Date) => {
@@ -90,17 +107,29 @@ export async function insertEventsAndCount(
         day: e.day,
         endpoint: e.endpoint,
         properties: e.properties,
+        ...versionsOf(e.orgId),
       })),
   );
   const result = await db.execute(sql`
     with input as (
       select * from jsonb_to_recordset(${payload}::jsonb) as x(
         org_id uuid, event_id text, metric_key text, quantity bigint, occurred_at timestamptz,
-        period_start timestamptz, period_end timestamptz, day date, endpoint text, properties jsonb)
+        period_start timestamptz, period_end timestamptz, day date, endpoint text, properties jsonb,
+        org_version bigint, plan_id uuid, plan_version bigint)
+    ),
+    checked as (
+      -- A scalar subquery: one index probe of orgs per event (an EXISTS lets the planner hash all orgs).
+      select x.*, x.org_version is null or coalesce((
+        select o.catalog_version = x.org_version and p.id = x.plan_id and p.catalog_version = x.plan_version
+        from orgs o join plans p on p.id = o.plan_id
+        where o.id = x.org_id
+      ), false) as current
+      from input x
     ),
     inserted as (
       insert into usage_events (org_id, event_id, metric_key, quantity, occurred_at, period_start, properties)
-      select org_id, event_id, metric_key, quantity, occurred_at, period_start, properties from input
+      select org_id, event_id, metric_key, quantity, occurred_at, period_start, properties from checked
+      where current
       order by org_id, event_id
       on conflict (org_id, event_id) do nothing
       returning org_id, event_id, metric_key, quantity, occurred_at, period_start
@@ -151,23 +180,29 @@ export async function insertEventsAndCount(
       returning 1
     )
     -- Data-modifying CTEs run to completion whether read or not (daily is not).
-    select i.org_id, i.event_id, i.metric_key, i.period_start, null::bigint as value
+    select 'event' as kind, i.org_id, i.event_id, i.metric_key, i.period_start, null::bigint as value
     from (select meterline_expect_inserted(${options.expectAll ? events.length : -1}, (select count(*) from inserted))) as e(ok)
     join inserted i on e.ok
     union all
-    select c.org_id, null, c.metric_key, c.period_start, c.value from counters c
+    select 'counter', c.org_id, null, c.metric_key, c.period_start, c.value from counters c
+    union all
+    select distinct 'stale', x.org_id, null, null, null::timestamptz, null::bigint from checked x where not x.current
   `);
-  const outcome: InsertOutcome = { inserted: [], counterValues: new Map() };
   for (const r of rowsOf<{
+    kind: 'event' | 'counter' | 'stale';
     org_id: string;
     event_id: string | null;
     metric_key: string;
     period_start: string | Date;
     value: string | null;
   }>(result)) {
+    if (r.kind === 'stale') {
+      outcome.staleOrgIds.add(r.org_id);
+      continue;
+    }
     const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };
-    if (r.event_id === null) outcome.counterValues.set(counterKeyString(key), BigInt(r.value!));
-    else outcome.inserted.push({ ...key, eventId: r.event_id });
+    if (r.kind === 'counter') outcome.counterValues.set(counterKeyString(key), BigInt(r.value!));
+    else outcome.inserted.push({ ...key, eventId: r.event_id! });
   }
   return outcome;
 }

@@ -77,6 +77,32 @@ describe.each(testDatabases())('consumption batches on %s', (kind) => {
     expect((await usedByMetric(server, org)).playbook_runs).toBe(20);
   });
 
+  it('answers a burst without limits as one order of consumptions, across the included amount', async () => {
+    // Pro's api_calls have no hard limit: these are counted without locks, answered from the
+    // counter's value after each write. Every answer must be a step of one chain from 99,990.
+    const org = await createTestOrg(server, 'pro');
+    await addUsage(server, org, { api_calls: 99_990 });
+    const inputs = Array.from({ length: 60 }, (_, i) => ({
+      orgId: org.id,
+      metric: 'api_calls',
+      quantity: (i % 3) + 1,
+    }));
+    const results = await Promise.all(inputs.map((input, i) => consumeOn((i % 2) as 0 | 1, input)));
+    expect(results.map((r) => r.errors)).toEqual(Array(60).fill(undefined));
+    const steps = results
+      .map((r, i) => ({ ...r.data!.checkQuota, quantity: inputs[i]!.quantity }))
+      .sort((a, b) => a.used - b.used);
+    let used = 99_990;
+    for (const d of steps) {
+      expect(d).toMatchObject({ allowed: true, consumed: true, used: used + d.quantity, limit: 100_000 });
+      used = d.used;
+      expect(d.reason).toBe(used > 100_000 ? 'OVERAGE' : 'WITHIN_INCLUDED');
+      expect(d.remaining).toBe(Math.max(0, 100_000 - used));
+    }
+    expect(used).toBe(99_990 + 120);
+    expect((await usedByMetric(server, org)).api_calls).toBe(used);
+  });
+
   it('counts one idempotency key once when it arrives 32 times at once on two instances', async () => {
     const org = await createTestOrg(server, 'pro');
     const input = { orgId: org.id, metric: 'tokens', quantity: 7, idempotencyKey: randomUUID() };
