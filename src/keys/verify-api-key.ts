@@ -3,10 +3,13 @@ import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { checkQuota, type QuotaDecisionView } from '../usage/check-quota.ts';
+import { consumptionOf, type QuotaDecisionView } from '../usage/check-quota.ts';
+import { type ConsumeRequest, KEY_UNCONFIRMED } from '../usage/consume-catalog.ts';
 import type { ConsumptionQueue } from '../usage/consumption-queue.ts';
 import { authenticateApiKey } from './authenticate.ts';
+import type { KeyIdentity } from './key-identities.ts';
 import type { RateLimitState } from './rate-limit.ts';
+import { hashSecret, isSecretFormat } from './secret.ts';
 import type { KeyServices } from './services.ts';
 
 export type VerifyCode = 'VALID' | 'NOT_FOUND' | 'REVOKED' | 'EXPIRED' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED';
@@ -23,6 +26,9 @@ export type Verification = {
 /** The metric a gateway's calls are counted in. */
 export const API_CALLS = 'api_calls';
 
+type VerifyDeps = { db: Db; keys: KeyServices; consumptions: ConsumptionQueue; billingEnabled: boolean };
+type VerifyParams = { key: string; cost: bigint; idempotencyKey?: string | null; now: Date };
+
 /**
  * The gateway's one call per end-customer request: authenticate the key, apply its plan's
  * request rate, then the monthly `api_calls` quota, counting `cost` calls when allowed.
@@ -34,37 +40,122 @@ export const API_CALLS = 'api_calls';
  * - The quota consumption is exactly once per `idempotencyKey` when the caller gives one (a
  *   retried verify counts once); without one, every call is a new consumption.
  * REVOKED and EXPIRED answers still name the org and scopes: the caller is a trusted service.
+ *
+ * A key this instance has seen valid, of an org whose calls cannot be refused (no hard limit, no
+ * budget), is verified without reading it first: its org and plan come from the instance's
+ * catalog copy, and the write that counts the call checks in the same statement that the key is
+ * still live and the copy current (see ConsumeRequest.apiKey). Every other case, and every answer
+ * but VALID, reads the key: a revoked, rotated or expired key is refused at its next call.
  */
-export async function verifyApiKey(
-  deps: { db: Db; keys: KeyServices; consumptions: ConsumptionQueue; billingEnabled: boolean },
-  params: { key: string; cost: bigint; idempotencyKey?: string | null; now: Date },
-): Promise<Result<Verification>> {
+export async function verifyApiKey(deps: VerifyDeps, params: VerifyParams): Promise<Result<Verification>> {
   if (params.cost <= 0n) return fail(badInput('cost must be a positive number of api_calls.'));
-  const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });
-  const refuse = (code: VerifyCode, rest: Partial<Verification> = {}): Result<Verification> =>
-    ok({ valid: false, code, org: null, scopes: [], rateLimit: null, quota: null, ...rest });
-  if (auth.status === 'NOT_FOUND') return refuse('NOT_FOUND');
-  const known = { org: auth.org, scopes: [...auth.key.scopes] };
-  if (auth.status !== 'VALID') return refuse(auth.status, known);
-
-  deps.keys.lastUsed.touch({ keyId: auth.key.id, orgId: auth.org.id, at: params.now });
-  const rateLimit =
-    auth.rateLimitPerMinute === null
-      ? null
-      : await deps.keys.limiter.consume(auth.key.id, auth.rateLimitPerMinute);
-  if (rateLimit && !rateLimit.allowed) return refuse('RATE_LIMITED', { ...known, rateLimit });
-
-  const decided = await checkQuota(deps, {
-    orgId: auth.org.id,
+  const checked = consumptionOf({
+    orgId: '',
     metric: API_CALLS,
     quantity: params.cost,
-    consume: true,
     idempotencyKey: params.idempotencyKey ?? null,
     now: params.now,
     billingEnabled: deps.billingEnabled,
   });
+  // One event id for every attempt below: an attempt that wrote nothing is simply made again.
+  // A bad idempotency key is answered after the key and the rate, as the database path does.
+  const keyHash = isSecretFormat(params.key) ? hashSecret(params.key) : null;
+  const identity = keyHash ? deps.keys.identities.get(keyHash) : undefined;
+  if (
+    !checked.ok ||
+    !keyHash ||
+    !identity ||
+    (identity.expiresAt !== null && identity.expiresAt <= params.now)
+  ) {
+    return verifyFromDatabase(deps, params, checked);
+  }
+  const known = await verifyKnownKey(deps, params, { keyHash, identity, consumption: checked.value });
+  return 'result' in known ? known.result : verifyFromDatabase(deps, params, checked, known.rateLimit);
+}
+
+/**
+ * The call of a key seen valid before, counted by a write that confirms the key. Answers its
+ * result, or (the key or the catalog copy could not be confirmed, or the call is rate-limited)
+ * the request-rate state already taken, for the call to be finished after a read of the key.
+ */
+async function verifyKnownKey(
+  deps: VerifyDeps,
+  params: VerifyParams,
+  known: { keyHash: string; identity: KeyIdentity; consumption: ConsumeRequest },
+): Promise<{ result: Result<Verification> } | { rateLimit?: RateLimitState | null }> {
+  const { keyHash, identity, consumption } = known;
+  const entry = await deps.consumptions.orgCatalog(identity.orgId);
+  if (!entry) return {};
+  const rateLimit =
+    entry.rateLimitPerMinute === null
+      ? null
+      : await deps.keys.limiter.consume(identity.keyId, entry.rateLimitPerMinute);
+  if (rateLimit && !rateLimit.allowed) return { rateLimit };
+  const answer = await deps.consumptions.consumeAsKey({
+    ...consumption,
+    orgId: identity.orgId,
+    apiKey: { keyId: identity.keyId, keyHash },
+  });
+  if (answer === KEY_UNCONFIRMED) return { rateLimit };
+  if (!answer.ok) return { result: answer };
+  deps.keys.lastUsed.touch({ keyId: identity.keyId, orgId: identity.orgId, at: params.now });
+  return {
+    result: ok(quotaAnswer({ org: entry.org, scopes: [...identity.scopes], rateLimit }, answer.value)),
+  };
+}
+
+/**
+ * Reads the key, then applies the rate (unless an earlier attempt already took it: `takenRate`)
+ * and the quota.
+ */
+async function verifyFromDatabase(
+  deps: VerifyDeps,
+  params: VerifyParams,
+  consumption: Result<ConsumeRequest>,
+  takenRate?: RateLimitState | null,
+): Promise<Result<Verification>> {
+  const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });
+  if (auth.status === 'NOT_FOUND') {
+    if (isSecretFormat(params.key)) deps.keys.identities.forget(hashSecret(params.key));
+    return ok(refused('NOT_FOUND'));
+  }
+  const known = { org: auth.org, scopes: [...auth.key.scopes] };
+  if (auth.status !== 'VALID') {
+    deps.keys.identities.forget(auth.key.keyHash);
+    return ok(refused(auth.status, known));
+  }
+  const { key } = auth;
+  deps.keys.identities.remember(key.keyHash, {
+    keyId: key.id,
+    orgId: key.orgId,
+    scopes: key.scopes,
+    expiresAt: key.expiresAt,
+  });
+
+  deps.keys.lastUsed.touch({ keyId: key.id, orgId: auth.org.id, at: params.now });
+  const rateLimit =
+    takenRate !== undefined
+      ? takenRate
+      : auth.rateLimitPerMinute === null
+        ? null
+        : await deps.keys.limiter.consume(key.id, auth.rateLimitPerMinute);
+  if (rateLimit && !rateLimit.allowed) return ok(refused('RATE_LIMITED', { ...known, rateLimit }));
+
+  if (!consumption.ok) return consumption;
+  const decided = await deps.consumptions.consume({ ...consumption.value, orgId: auth.org.id });
   if (!decided.ok) return decided;
-  const quota = decided.value;
-  if (!quota.allowed) return refuse('QUOTA_EXCEEDED', { ...known, rateLimit, quota });
-  return ok({ valid: true, code: 'VALID', ...known, rateLimit, quota });
+  return ok(quotaAnswer({ ...known, rateLimit }, decided.value));
+}
+
+function refused(code: VerifyCode, rest: Partial<Verification> = {}): Verification {
+  return { valid: false, code, org: null, scopes: [], rateLimit: null, quota: null, ...rest };
+}
+
+/** The answer once the quota has decided: VALID, or QUOTA_EXCEEDED. */
+function quotaAnswer(
+  known: Pick<Verification, 'org' | 'scopes' | 'rateLimit'>,
+  quota: QuotaDecisionView,
+): Verification {
+  if (!quota.allowed) return refused('QUOTA_EXCEEDED', { ...known, quota });
+  return { valid: true, code: 'VALID', ...known, quota };
 }

@@ -45,6 +45,8 @@ export type OrgEntitlementRow = {
   org: OrgRow;
   /** The catalog version of the org's plan as this statement read it (see db/columns.ts). */
   planVersion: number;
+  /** The plan's API-key request rate (requests a minute; null: none). */
+  rateLimitPerMinute: number | null;
   /** null: the org's plan has no entitlements (the org still has its row). */
   entitlement: PlanEntitlementRow | null;
   override: EntitlementOverrideRow | null;
@@ -63,6 +65,7 @@ export function orgsWithEntitlements(db: Db, orgIds: readonly string[]): Promise
     .select({
       org: orgs,
       planVersion: plans.catalogVersion,
+      rateLimitPerMinute: plans.rateLimitPerMinute,
       entitlement: planEntitlements,
       override: orgEntitlementOverrides,
     })

@@ -7,6 +7,7 @@ import { badInput, notFound } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
+import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
 import { decideConsumption } from './decide-consumption.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
@@ -26,6 +27,31 @@ export type CheckQuotaParams = {
 };
 
 /**
+ * The consumption a checkQuota asks for, its input checked: a positive quantity, a storable
+ * idempotency key; the event id is the key, or made now, once for every attempt of this call.
+ */
+export function consumptionOf(params: Omit<CheckQuotaParams, 'consume'>): Result<ConsumeRequest> {
+  if (params.quantity <= 0n) return fail(badInput('quantity must be a positive integer.'));
+  const key = params.idempotencyKey ?? null;
+  if (key !== null && (key.length === 0 || key.length > 128 || !isStorableText(key))) {
+    return fail(
+      badInput(
+        'idempotencyKey must be 1 to 128 characters of valid Unicode, without NUL (\\u0000) or unpaired surrogates.',
+      ),
+    );
+  }
+  return ok({
+    orgId: params.orgId,
+    metric: params.metric,
+    quantity: params.quantity,
+    idempotencyKey: key,
+    eventId: key ?? randomUUID(),
+    now: params.now,
+    billingEnabled: params.billingEnabled,
+  });
+}
+
+/**
  * May the org use `quantity` more of a metric now? Without `consume` it only answers. With
  * `consume`, it records the quantity as a usage event only when allowed, deciding with the
  * period's counter locked until the write commits: under any number of concurrent consumers a
@@ -38,26 +64,9 @@ export async function checkQuota(
   params: CheckQuotaParams,
 ): Promise<Result<QuotaDecisionView>> {
   const { orgId, quantity, now } = params;
-  if (quantity <= 0n) return fail(badInput('quantity must be a positive integer.'));
-  const key = params.idempotencyKey ?? null;
-  if (key !== null && (key.length === 0 || key.length > 128 || !isStorableText(key))) {
-    return fail(
-      badInput(
-        'idempotencyKey must be 1 to 128 characters of valid Unicode, without NUL (\\u0000) or unpaired surrogates.',
-      ),
-    );
-  }
-  if (params.consume) {
-    return deps.consumptions.consume({
-      orgId,
-      metric: params.metric,
-      quantity,
-      idempotencyKey: key,
-      eventId: key ?? randomUUID(),
-      now,
-      billingEnabled: params.billingEnabled,
-    });
-  }
+  const checked = consumptionOf(params);
+  if (!checked.ok) return checked;
+  if (params.consume) return deps.consumptions.consume(checked.value);
   const loaders = createLoaders(deps.db);
   const [org, metrics] = await Promise.all([loaders.org.load(orgId), loaders.metrics()]);
   if (!org) return fail(notFound(`Org ${JSON.stringify(orgId)}`));

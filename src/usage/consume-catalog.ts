@@ -27,12 +27,24 @@ export type ConsumeRequest = {
   eventId: string;
   now: Date;
   billingEnabled: boolean;
+  /**
+   * An API key's call decided without a read of the key (verifyApiKey, see KeyIdentities): it is
+   * counted only by a write that finds the key live (this secret, not revoked, not expired at
+   * `now`), else answered KEY_UNCONFIRMED, nothing written, for the caller to read the key.
+   */
+  apiKey?: { keyId: string; keyHash: string };
 };
+
+/** A consumption's answer: its decision, or (an `apiKey` call only) "read the key and ask again". */
+export type ConsumeAnswer = Result<QuotaDecisionView> | typeof KEY_UNCONFIRMED;
+export const KEY_UNCONFIRMED = 'KEY_UNCONFIRMED';
 
 /** What one org's consumptions are decided under, with the plan's version it was read at. */
 export type OrgCatalog = {
   org: OrgRow;
   planVersion: number;
+  /** The plan's API-key request rate, requests a minute; null: none. */
+  rateLimitPerMinute: number | null;
   plan: PlanEntitlementRow[];
   overrides: EntitlementOverrideRow[];
 };
@@ -71,10 +83,11 @@ export async function readConsumeCatalog(
 async function readOrgCatalogs(db: Db, orgIds: readonly string[]): Promise<Map<string, OrgCatalog>> {
   const orgs = new Map<string, OrgCatalog>();
   if (orgIds.length === 0) return orgs;
-  for (const { org, planVersion, entitlement, override } of await orgsWithEntitlements(db, orgIds)) {
+  for (const row of await orgsWithEntitlements(db, orgIds)) {
+    const { org, planVersion, rateLimitPerMinute, entitlement, override } = row;
     let entry = orgs.get(org.id);
     if (!entry) {
-      entry = { org, planVersion, plan: [], overrides: [] };
+      entry = { org, planVersion, rateLimitPerMinute, plan: [], overrides: [] };
       orgs.set(org.id, entry);
     }
     if (entitlement) entry.plan.push(entitlement);
@@ -108,16 +121,21 @@ export class CatalogCopy {
   ) {}
 
   async read(requests: readonly ConsumeRequest[]): Promise<ConsumeCatalog> {
+    const [metrics, orgs] = await Promise.all([
+      knownMetrics(this.db, metricKeysOf(requests)),
+      this.orgsOf(orgIdsOf(requests)),
+    ]);
+    return { metrics, orgs };
+  }
+
+  /** The orgs' entries (unknown orgs have none), read where the copy has none or an old one. */
+  async orgsOf(orgIds: readonly string[]): Promise<Map<string, OrgCatalog>> {
     const at = this.now();
-    const wanted = orgIdsOf(requests);
-    const missing = wanted.filter((id) => {
+    const missing = orgIds.filter((id) => {
       const kept = this.orgs.get(id);
       return !kept || at - kept.readAt > COPY_TTL_MS;
     });
-    const [metrics, fresh] = await Promise.all([
-      knownMetrics(this.db, metricKeysOf(requests)),
-      readOrgCatalogs(this.db, missing),
-    ]);
+    const fresh = await readOrgCatalogs(this.db, missing);
     for (const id of missing) this.orgs.delete(id);
     for (const [id, entry] of fresh) {
       // Oldest first out: a Map iterates in insertion order.
@@ -125,11 +143,11 @@ export class CatalogCopy {
       this.orgs.set(id, { entry, readAt: at });
     }
     const orgs = new Map<string, OrgCatalog>();
-    for (const id of wanted) {
+    for (const id of orgIds) {
       const entry = fresh.get(id) ?? this.orgs.get(id)?.entry;
       if (entry) orgs.set(id, entry);
     }
-    return { metrics, orgs };
+    return orgs;
   }
 
   /** Drops orgs whose copy a write found stale: their next batch reads them again. */

@@ -2,14 +2,22 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
-import { type Admitted, admitConsumptions, CatalogCopy, type ConsumeRequest } from './consume-catalog.ts';
+import {
+  type Admitted,
+  admitConsumptions,
+  CatalogCopy,
+  type ConsumeAnswer,
+  type ConsumeRequest,
+  KEY_UNCONFIRMED,
+  type OrgCatalog,
+} from './consume-catalog.ts';
 import { countUnrefusable, isUnrefusable } from './count-unrefusable.ts';
 import type { QuotaDecisionView } from './quota-view.ts';
 import { isConsumptionRace, violatesSafeUsage } from './repository.ts';
 
 type Waiting = {
   request: ConsumeRequest;
-  resolve(result: Result<QuotaDecisionView>): void;
+  resolve(result: ConsumeAnswer): void;
   reject(error: unknown): void;
 };
 
@@ -41,12 +49,23 @@ export class ConsumptionQueue {
     private readonly db: Db,
     private readonly log?: Logger,
     /** Batches in flight at once: while one waits on the database, the next is being decided. */
-    private readonly maxLanes = 2,
+    private readonly maxLanes = Number(process.env.LANES ?? 2),
   ) {
     this.catalog = new CatalogCopy(db);
   }
 
-  consume(request: ConsumeRequest): Promise<Result<QuotaDecisionView>> {
+  /** Decides (and counts when allowed) one consumption, with those queued meanwhile. */
+  consume(request: Omit<ConsumeRequest, 'apiKey'>): Promise<Result<QuotaDecisionView>> {
+    // Only an `apiKey` request can be answered KEY_UNCONFIRMED.
+    return this.enqueue(request) as Promise<Result<QuotaDecisionView>>;
+  }
+
+  /** `consume` for an API key's call made without a read of the key (see ConsumeRequest.apiKey). */
+  consumeAsKey(request: ConsumeRequest & { apiKey: object }): Promise<ConsumeAnswer> {
+    return this.enqueue(request);
+  }
+
+  private enqueue(request: ConsumeRequest): Promise<ConsumeAnswer> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
       if (this.lanes < this.maxLanes) {
@@ -54,6 +73,11 @@ export class ConsumptionQueue {
         void this.lane();
       }
     });
+  }
+
+  /** The org as this instance's catalog copy has it (read when missing), for API keys' calls. */
+  async orgCatalog(orgId: string): Promise<OrgCatalog | undefined> {
+    return (await this.catalog.orgsOf([orgId])).get(orgId);
   }
 
   /** Resolves once every consumption queued so far is answered. */
@@ -84,7 +108,10 @@ export class ConsumptionQueue {
     const { admitted, results } = decidable;
     for (const [i, result] of results.entries()) if (result) batch[i]!.resolve(result);
     const unrefusable = admitted.filter(isUnrefusable);
-    const refusable = admitted.filter((a) => !isUnrefusable(a));
+    // An API key's call that may be refused is decided with locks, after a read of the key.
+    for (const a of admitted)
+      if (!isUnrefusable(a) && a.request.apiKey) batch[a.index]!.resolve(KEY_UNCONFIRMED);
+    const refusable = admitted.filter((a) => !isUnrefusable(a) && !a.request.apiKey);
     await Promise.all([
       this.settle(batch, unrefusable, () => this.countWithoutLocks(unrefusable)),
       this.settle(batch, refusable, () => this.decideWithLocks(refusable)),
@@ -95,7 +122,7 @@ export class ConsumptionQueue {
   private async settle(
     batch: Waiting[],
     part: readonly Admitted[],
-    run: () => Promise<Map<Admitted, Result<QuotaDecisionView>>>,
+    run: () => Promise<Map<Admitted, ConsumeAnswer>>,
   ): Promise<void> {
     if (part.length === 0) return;
     try {
@@ -124,20 +151,25 @@ export class ConsumptionQueue {
 
   /**
    * Without locks (`countUnrefusable`). Orgs whose copied catalog was stale are forgotten and
-   * decided again with locks (from the database); a counter that would pass 2^53-1 sends the
-   * whole part there.
+   * decided again with locks (from the database); API keys' calls that were stale are answered
+   * KEY_UNCONFIRMED (their caller reads the key and asks again). A counter that would pass
+   * 2^53-1 fails the write: then the whole part is treated as stale, the locks refusing the
+   * consumption that would pass it.
    */
-  private async countWithoutLocks(
-    part: readonly Admitted[],
-  ): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+  private async countWithoutLocks(part: readonly Admitted[]): Promise<Map<Admitted, ConsumeAnswer>> {
     let counted: Awaited<ReturnType<typeof countUnrefusable>>;
     try {
       counted = await countUnrefusable(this.db, part);
     } catch (error) {
       if (!violatesSafeUsage(error)) throw error;
-      return this.decideWithLocks(part);
+      counted = { results: new Map(), stale: [...part] };
     }
-    const { results, stale } = counted;
+    // The locks decide without the key: an API key's call goes back to its caller to read it.
+    const results: Map<Admitted, ConsumeAnswer> = counted.results;
+    const stale = counted.stale.filter((a) => {
+      if (a.request.apiKey) results.set(a, KEY_UNCONFIRMED);
+      return !a.request.apiKey;
+    });
     if (stale.length === 0) return results;
     this.catalog.forget(stale.map((a) => a.org.id));
     for (const [a, result] of await this.decideWithLocks(stale)) results.set(a, result);
@@ -145,9 +177,7 @@ export class ConsumptionQueue {
   }
 
   /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */
-  private async decideWithLocks(
-    part: readonly Admitted[],
-  ): Promise<Map<Admitted, Result<QuotaDecisionView>>> {
+  private async decideWithLocks(part: readonly Admitted[]): Promise<Map<Admitted, ConsumeAnswer>> {
     const requests = part.map((a) => a.request);
     for (let attempt = 1; ; attempt++) {
       try {

@@ -5,11 +5,12 @@ import type { Admitted } from './consume-catalog.ts';
 import { decideConsumption } from './decide-consumption.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
-  type CatalogVersions,
   counterKeyString,
   countersForPeriods,
   insertEventsAndCount,
   orgEventKey,
+  type PreparedUsageEvent,
+  type WriteGuard,
 } from './repository.ts';
 
 /**
@@ -32,8 +33,9 @@ export function isUnrefusable(a: Admitted): boolean {
  * counts nothing and answers the counter's current value; an event id we made ourselves that is
  * already recorded is this request's own earlier attempt (its answer was lost): consumed.
  * The decisions may have been made under a copy of the catalog (`CatalogCopy`): the write counts
- * an org's consumptions only while its row and plan are at the versions they were decided under,
- * and answers the others as `stale` (nothing of them written) for the caller to decide again.
+ * a consumption only while its org's row and plan are at the versions it was decided under (and,
+ * for an API key's call, while the key is live), and answers the others as `stale` (nothing of
+ * them written) for the caller to decide again.
  * Fails, writing nothing, when a counter would pass 2^53-1 (`violatesSafeUsage`): the caller
  * decides those with locks, which refuses the one that would.
  */
@@ -42,20 +44,25 @@ export async function countUnrefusable(
   part: readonly Admitted[],
 ): Promise<{ results: Map<Admitted, Result<QuotaDecisionView>>; stale: Admitted[] }> {
   const firstOfKey = new Map<string, Admitted>();
-  const catalogVersions = new Map<string, CatalogVersions>();
+  const guards = new Map<PreparedUsageEvent, WriteGuard>();
   for (const a of part) {
     const key = orgEventKey(a.event.orgId, a.event.eventId);
-    if (!firstOfKey.has(key)) firstOfKey.set(key, a);
-    const { id, catalogVersion, planId } = a.org;
-    catalogVersions.set(id, { orgVersion: catalogVersion, planId, planVersion: a.planVersion });
+    if (firstOfKey.has(key)) continue;
+    firstOfKey.set(key, a);
+    const { apiKey, now } = a.request;
+    guards.set(a.event, {
+      orgVersion: a.org.catalogVersion,
+      planId: a.org.planId,
+      planVersion: a.planVersion,
+      ...(apiKey && { key: { ...apiKey, validAt: now } }),
+    });
   }
-  const { inserted, counterValues, staleOrgIds } = await insertEventsAndCount(
-    db,
-    [...firstOfKey.values()].map((a) => a.event),
-    { catalogVersions },
-  );
-  const stale = part.filter((a) => staleOrgIds.has(a.org.id));
-  const admitted = part.filter((a) => !staleOrgIds.has(a.org.id));
+  const { inserted, counterValues, staleEvents } = await insertEventsAndCount(db, [...guards.keys()], {
+    guards,
+  });
+  const isStale = (a: Admitted) => staleEvents.has(orgEventKey(a.event.orgId, a.event.eventId));
+  const stale = part.filter(isStale);
+  const admitted = part.filter((a) => !isStale(a));
   const insertedKeys = new Set(inserted.map((e) => orgEventKey(e.orgId, e.eventId)));
   const counts = new Set(
     admitted.filter((a) => {

@@ -46,12 +46,21 @@ export type InsertOutcome = {
   inserted: InsertedEvent[];
   /** The value of every counter the new events moved, after the write, by `counterKeyString`. */
   counterValues: Map<string, bigint>;
-  /** Orgs whose catalog versions moved (`catalogVersions`): none of their events was written. */
-  staleOrgIds: Set<string>;
+  /** Events whose guard failed (see `WriteGuard`), as `orgEventKey` strings: not written. */
+  staleEvents: Set<string>;
 };
 
-/** The versions of an org's catalog (its row and its plan's) that decisions were made under. */
-export type CatalogVersions = { orgVersion: number; planId: string; planVersion: number };
+/**
+ * What an event was decided under, checked in the statement that writes it: the versions of its
+ * org's catalog (the org's row and its plan's, see migration 0008), and, for an API key's call,
+ * that the key is still live (this secret, not revoked, not expired at `validAt`).
+ */
+export type WriteGuard = {
+  orgVersion: number;
+  planId: string;
+  planVersion: number;
+  key?: { keyId: string; keyHash: string; validAt: Date };
+};
 
 /**
  * Stores events and moves every counter they count, in one statement: events whose
@@ -71,17 +80,24 @@ export async function insertEventsAndCount(
   options: {
     expectAll?: boolean;
     /**
-     * By org id: write an org's events only if its row and its plan are still at these versions
-     * (see migration 0008), in the statement's snapshot; the others are answered in `staleOrgIds`.
+     * Write an event only if its guard holds in the statement's snapshot; the others are
+     * answered in `staleEvents`. Events without a guard are written as usual.
      */
-    catalogVersions?: ReadonlyMap<string, CatalogVersions>;
+    guards?: ReadonlyMap<PreparedUsageEvent, WriteGuard>;
   } = {},
 ): Promise<InsertOutcome> {
-  const outcome: InsertOutcome = { inserted: [], counterValues: new Map(), staleOrgIds: new Set() };
+  const outcome: InsertOutcome = { inserted: [], counterValues: new Map(), staleEvents: new Set() };
   if (events.length === 0) return outcome;
-  const versionsOf = (orgId: string) => {
-    const v = options.catalogVersions?.get(orgId);
-    return v ? { org_version: v.orgVersion, plan_id: v.planId, plan_version: v.planVersion } : {};
+  const guardOf = (e: PreparedUsageEvent) => {
+    const g = options.guards?.get(e);
+    if (!g) return {};
+    const { key } = g;
+    return {
+      org_version: g.orgVersion,
+      plan_id: g.planId,
+      plan_version: g.planVersion,
+      ...(key && { key_id: key.keyId, key_hash: key.keyHash, key_valid_at: key.validAt.toISOString() }),
+    };
   };
   // Events of one org share their period's Date objects: each is formatted once.
   const iso = new Map<Date, string>();
@@ -107,7 +123,7 @@ export async function insertEventsAndCount(
         day: e.day,
         endpoint: e.endpoint,
         properties: e.properties,
-        ...versionsOf(e.orgId),
+        ...guardOf(e),
       })),
   );
   const result = await db.execute(sql`
@@ -115,15 +131,23 @@ export async function insertEventsAndCount(
       select * from jsonb_to_recordset(${payload}::jsonb) as x(
         org_id uuid, event_id text, metric_key text, quantity bigint, occurred_at timestamptz,
         period_start timestamptz, period_end timestamptz, day date, endpoint text, properties jsonb,
-        org_version bigint, plan_id uuid, plan_version bigint)
+        org_version bigint, plan_id uuid, plan_version bigint, key_id uuid, key_hash text, key_valid_at timestamptz)
     ),
     checked as (
-      -- A scalar subquery: one index probe of orgs per event (an EXISTS lets the planner hash all orgs).
-      select x.*, x.org_version is null or coalesce((
-        select o.catalog_version = x.org_version and p.id = x.plan_id and p.catalog_version = x.plan_version
-        from orgs o join plans p on p.id = o.plan_id
-        where o.id = x.org_id
-      ), false) as current
+      -- Scalar subqueries: one index probe per event (an EXISTS lets the planner hash whole tables).
+      select x.*, x.org_version is null or (
+        coalesce((
+          select o.catalog_version = x.org_version and p.id = x.plan_id and p.catalog_version = x.plan_version
+          from orgs o join plans p on p.id = o.plan_id
+          where o.id = x.org_id
+        ), false)
+        and (x.key_id is null or coalesce((
+          select k.key_hash = x.key_hash and k.revoked_at is null
+            and (k.expires_at is null or k.expires_at > x.key_valid_at)
+          from api_keys k
+          where k.id = x.key_id and k.org_id = x.org_id
+        ), false))
+      ) as current
       from input x
     ),
     inserted as (
@@ -186,7 +210,7 @@ export async function insertEventsAndCount(
     union all
     select 'counter', c.org_id, null, c.metric_key, c.period_start, c.value from counters c
     union all
-    select distinct 'stale', x.org_id, null, null, null::timestamptz, null::bigint from checked x where not x.current
+    select 'stale', x.org_id, x.event_id, null, null::timestamptz, null::bigint from checked x where not x.current
   `);
   for (const r of rowsOf<{
     kind: 'event' | 'counter' | 'stale';
@@ -197,7 +221,7 @@ export async function insertEventsAndCount(
     value: string | null;
   }>(result)) {
     if (r.kind === 'stale') {
-      outcome.staleOrgIds.add(r.org_id);
+      outcome.staleEvents.add(orgEventKey(r.org_id, r.event_id!));
       continue;
     }
     const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };

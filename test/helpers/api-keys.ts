@@ -1,12 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, Socket } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { TestDatabaseKind } from './databases.ts';
 import type { TestOrg } from './fixtures.ts';
 import {
   type GraphQLResponse,
   PLATFORM_ADMIN,
+  startTestServer,
   TEST_JWT_SECRET,
   TEST_SERVICE_TOKEN,
   type TestServer,
@@ -91,6 +94,28 @@ export async function startSecondInstance(
   await new Promise<void>((resolve) => meterline.app.server.listen(0, '127.0.0.1', resolve));
   const { port } = meterline.app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, meterline, close: () => meterline.close() };
+}
+
+/**
+ * For a describe block: a test server and a second instance on its database, started before its
+ * tests and closed after, and the platform admin's token. Read the fields inside the tests.
+ */
+export function twoInstances(kind: TestDatabaseKind): {
+  server: TestServer;
+  second: SecondInstance;
+  admin: string;
+} {
+  const instances = {} as { server: TestServer; second: SecondInstance; admin: string };
+  beforeAll(async () => {
+    instances.server = await startTestServer(kind);
+    instances.second = await startSecondInstance(instances.server, {});
+    instances.admin = await instances.server.adminToken();
+  });
+  afterAll(async () => {
+    await instances.second?.close();
+    await instances.server?.close();
+  });
+  return instances;
 }
 
 /** Whether a Redis answers PING at this local address (tests that need one skip otherwise). */

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postGraphQL, type SecondInstance, startSecondInstance } from '../helpers/api-keys.ts';
+import { describe, expect, it } from 'vitest';
+import { postGraphQL, twoInstances } from '../helpers/api-keys.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { addUsage, createTestOrg, type TestOrg, unique } from '../helpers/fixtures.ts';
-import { startTestServer, TEST_SERVICE_TOKEN, type TestServer } from '../helpers/server.ts';
+import { TEST_SERVICE_TOKEN } from '../helpers/server.ts';
 import { CHECK_QUOTA, type QuotaResult, usedByMetric } from '../helpers/usage.ts';
 
 /**
@@ -12,23 +12,12 @@ import { CHECK_QUOTA, type QuotaResult, usedByMetric } from '../helpers/usage.ts
  * second hears nothing of it), and the second instance's very next decision must follow the change.
  */
 describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
-  let server: TestServer;
-  let second: SecondInstance;
-  let admin: string;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-    second = await startSecondInstance(server, {});
-    admin = await server.adminToken();
-  });
-  afterAll(async () => {
-    await second?.close();
-    await server?.close();
-  });
+  const instances = twoInstances(kind);
 
   /** checkQuota with consume on the second instance, as the service. */
   async function consumeOnSecond(org: TestOrg, quantity = 1): Promise<QuotaResult> {
     const res = await postGraphQL<{ checkQuota: QuotaResult }>(
-      second.url,
+      instances.second.url,
       CHECK_QUOTA,
       { authorization: `Bearer ${TEST_SERVICE_TOKEN}` },
       { input: { orgId: org.id, metric: 'api_calls', quantity, consume: true } },
@@ -38,14 +27,14 @@ describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
   }
 
   async function asAdmin(query: string, input: Record<string, unknown>) {
-    const res = await server.gql(query, { input }, admin);
+    const res = await instances.server.gql(query, { input }, instances.admin);
     expect(res.errors).toBeUndefined();
   }
 
   /** A pro org at 1,000 API calls whose catalog the second instance has copied (one consumption). */
   async function copiedProOrg(): Promise<TestOrg> {
-    const org = await createTestOrg(server, 'pro');
-    await addUsage(server, org, { api_calls: 999 });
+    const org = await createTestOrg(instances.server, 'pro');
+    await addUsage(instances.server, org, { api_calls: 999 });
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: true, consumed: true, used: 1000 });
     return org;
   }
@@ -62,7 +51,7 @@ describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
       used: 1000,
       consumed: false,
     });
-    expect((await usedByMetric(server, org)).api_calls).toBe(1000);
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(1000);
   });
 
   it('follows a new override of the org at once', async () => {
@@ -72,7 +61,7 @@ describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
       { orgId: org.id, metric: 'api_calls', included: 1000, hardLimit: 1000 },
     );
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: false, reason: 'HARD_LIMIT', used: 1000 });
-    expect((await usedByMetric(server, org)).api_calls).toBe(1000);
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(1000);
   });
 
   it("follows a change of the plan's entitlements at once", async () => {
@@ -83,20 +72,20 @@ describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
       basePrice: '1',
       entitlements: [{ metric: 'api_calls', included: 10 }],
     });
-    const org = await createTestOrg(server, code);
-    await addUsage(server, org, { api_calls: 9 });
+    const org = await createTestOrg(instances.server, code);
+    await addUsage(instances.server, org, { api_calls: 9 });
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: true, consumed: true, used: 10 });
     await asAdmin(`mutation ($input: UpdatePlanInput!) { updatePlan(input: $input) { plan { code } } }`, {
       code,
       entitlements: [{ metric: 'api_calls', included: 10, hardLimit: 10 }],
     });
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: false, reason: 'HARD_LIMIT', used: 10 });
-    expect((await usedByMetric(server, org)).api_calls).toBe(10);
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(10);
   });
 
   it('follows a new budget cap at once', async () => {
-    const org = await createTestOrg(server, 'pro');
-    await addUsage(server, org, { api_calls: 100_000 });
+    const org = await createTestOrg(instances.server, 'pro');
+    await addUsage(instances.server, org, { api_calls: 100_000 });
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: true, reason: 'OVERAGE', used: 100_001 });
     await asAdmin(`mutation ($input: SetBudgetCapInput!) { setBudgetCap(input: $input) { org { id } } }`, {
       orgId: org.id,
@@ -105,12 +94,12 @@ describe.each(testDatabases())('the consumption catalog copy on %s', (kind) => {
     });
     // Pro's api_calls overage is priced per unit: any more overage passes a cap of 0.
     expect(await consumeOnSecond(org, 1000)).toMatchObject({ allowed: false, reason: 'BUDGET_CAP' });
-    expect((await usedByMetric(server, org)).api_calls).toBe(100_001);
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(100_001);
   });
 
   it('follows a change that lifts a limit (the copy does not keep refusing)', async () => {
-    const org = await createTestOrg(server, 'free');
-    await addUsage(server, org, { api_calls: 1000 });
+    const org = await createTestOrg(instances.server, 'free');
+    await addUsage(instances.server, org, { api_calls: 1000 });
     expect(await consumeOnSecond(org)).toMatchObject({ allowed: false, reason: 'HARD_LIMIT' });
     await asAdmin(`mutation ($input: ChangePlanInput!) { changePlan(input: $input) { org { id } } }`, {
       orgId: org.id,
