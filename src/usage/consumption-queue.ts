@@ -49,7 +49,7 @@ export class ConsumptionQueue {
     private readonly db: Db,
     private readonly log?: Logger,
     /** Batches in flight at once: while one waits on the database, the next is being decided. */
-    private readonly maxLanes = Number(process.env.LANES ?? 2),
+    private readonly maxLanes = 2,
   ) {
     this.catalog = new CatalogCopy(db);
   }
