@@ -40,20 +40,25 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
       }
     },
   );
-  // Messages published within NOTIFY_WINDOW_MS of each other go out in one statement, each
-  // distinct message once (a burst of consumptions on one org is one "usage changed", as
-  // PostgreSQL would fold identical notifications of one transaction anyway). Every NOTIFY is a
-  // transaction of its own that wakes every listener, so under a stream of quota decisions a
-  // NOTIFY per turn of the event loop would cost as much as the decisions' own writes; live views
-  // re-read at most every 250 ms (usage-feeds.ts), so the window delays no view noticeably.
+  // At most one NOTIFY statement per NOTIFY_WINDOW_MS: a message published after a quiet window
+  // goes out on the next turn of the event loop (with the others of that turn); one published
+  // sooner waits for the window to end, with all the others published meanwhile. Each distinct
+  // message goes once (a burst of consumptions on one org is one "usage changed", as PostgreSQL
+  // would fold identical notifications of one transaction anyway). Every NOTIFY is a transaction
+  // of its own that wakes every listener, so under a stream of quota decisions a NOTIFY per turn
+  // would cost as much as the decisions' own writes; live views re-read at most every 250 ms
+  // (usage-feeds.ts), so the window delays no view noticeably.
   // They go as one JSON array: without fetched array types (see postgres-options.ts) postgres.js
   // cannot send a JavaScript array as a text[] parameter.
   let pending = new Set<string>();
   let sending: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  let flushedAt = Number.NEGATIVE_INFINITY;
   const flush = () => {
-    clearTimeout(timer);
+    clearTimeout(timer as NodeJS.Timeout);
+    clearImmediate(timer as NodeJS.Immediate);
     timer = undefined;
+    flushedAt = performance.now();
     const payloads = [...pending];
     if (payloads.length === 0) return;
     pending = new Set();
@@ -69,7 +74,10 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
   return {
     kind: 'postgres',
     publish(message: Exclude<LiveMessage, { t: 'resync' }>) {
-      if (pending.size === 0) timer = setTimeout(flush, NOTIFY_WINDOW_MS);
+      if (pending.size === 0) {
+        const wait = flushedAt + NOTIFY_WINDOW_MS - performance.now();
+        timer = wait > 0 ? setTimeout(flush, wait) : setImmediate(flush);
+      }
       pending.add(encodeMessage(message));
     },
     subscribe: (listener: LiveListener) => listeners.add(listener),

@@ -382,13 +382,14 @@ export async function ingestCeiling(params: {
           }
         }
         const query = await compiledInsert(prepared);
-        const inserted = await client.begin((tx) =>
+        const rows = await client.begin((tx) =>
           tx.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[], { prepare: false }),
         );
-        if (inserted.length !== events.length)
-          throw new Error(`inserted ${inserted.length}/${events.length}`);
+        // The statement answers a row per inserted event and one per counter it moved.
+        const inserted = rows.filter((r) => r.kind === 'event').length;
+        if (inserted !== events.length) throw new Error(`inserted ${inserted}/${events.length}`);
         for (const e of events) tally.add(e);
-        return inserted.length;
+        return inserted;
       },
     });
     const problems = await checkPostgres(params.sql, uuids, tally);
