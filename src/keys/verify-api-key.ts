@@ -84,7 +84,7 @@ async function verifyKnownKey(
   known: { keyHash: string; identity: KeyIdentity; consumption: ConsumeRequest },
 ): Promise<{ result: Result<Verification> } | { rateLimit?: RateLimitState | null }> {
   const { keyHash, identity, consumption } = known;
-  const entry = await deps.consumptions.orgCatalog(identity.orgId);
+  const entry = await deps.consumptions.unrefusableOrg(identity.orgId, API_CALLS);
   if (!entry) return {};
   const rateLimit =
     entry.rateLimitPerMinute === null

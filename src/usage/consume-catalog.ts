@@ -69,10 +69,7 @@ export type Admitted = {
  * The batch's metrics (from the process's copy, see `knownMetrics`) and its orgs with their
  * entitlements: one statement, so one snapshot per org.
  */
-export async function readConsumeCatalog(
-  db: Db,
-  requests: readonly ConsumeRequest[],
-): Promise<ConsumeCatalog> {
+export async function readConsumeCatalog(db: Db, requests: Wanted): Promise<ConsumeCatalog> {
   const [metrics, orgs] = await Promise.all([
     knownMetrics(db, metricKeysOf(requests)),
     readOrgCatalogs(db, orgIdsOf(requests)),
@@ -96,8 +93,11 @@ async function readOrgCatalogs(db: Db, orgIds: readonly string[]): Promise<Map<s
   return orgs;
 }
 
-const orgIdsOf = (requests: readonly ConsumeRequest[]) => [...new Set(requests.map((r) => r.orgId))];
-const metricKeysOf = (requests: readonly ConsumeRequest[]) => [...new Set(requests.map((r) => r.metric))];
+/** What a catalog is read for: the orgs and metrics of some consumptions. */
+type Wanted = readonly Pick<ConsumeRequest, 'orgId' | 'metric'>[];
+
+const orgIdsOf = (requests: Wanted) => [...new Set(requests.map((r) => r.orgId))];
+const metricKeysOf = (requests: Wanted) => [...new Set(requests.map((r) => r.metric))];
 
 /** How long a copied org is used before it is read again (see CatalogCopy). */
 const COPY_TTL_MS = 30_000;
@@ -120,7 +120,7 @@ export class CatalogCopy {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async read(requests: readonly ConsumeRequest[]): Promise<ConsumeCatalog> {
+  async read(requests: Wanted): Promise<ConsumeCatalog> {
     const [metrics, orgs] = await Promise.all([
       knownMetrics(this.db, metricKeysOf(requests)),
       this.orgsOf(orgIdsOf(requests)),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
+import { entitlementFor } from '../plans/entitlement.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
 import {
@@ -75,9 +76,18 @@ export class ConsumptionQueue {
     });
   }
 
-  /** The org as this instance's catalog copy has it (read when missing), for API keys' calls. */
-  async orgCatalog(orgId: string): Promise<OrgCatalog | undefined> {
-    return (await this.catalog.orgsOf([orgId])).get(orgId);
+  /**
+   * The org as this instance's catalog copy has it (read when missing), when its consumptions of
+   * `metric` cannot be refused (`isUnrefusable`); undefined otherwise (or no such org). For API
+   * keys' calls: only those can be counted without a read of the key (`consumeAsKey`).
+   */
+  async unrefusableOrg(orgId: string, metric: string): Promise<OrgCatalog | undefined> {
+    const catalog = await this.catalog.read([{ orgId, metric }]);
+    const entry = catalog.orgs.get(orgId);
+    const metricRow = catalog.metrics.get(metric);
+    if (!entry || !metricRow) return undefined;
+    const entitlement = entitlementFor(metric, entry.plan, entry.overrides);
+    return isUnrefusable({ org: entry.org, metric: metricRow, entitlement }) ? entry : undefined;
   }
 
   /** Resolves once every consumption queued so far is answered. */

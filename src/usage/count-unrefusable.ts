@@ -18,7 +18,7 @@ import {
  * exactly the quantity) under an entitlement without a hard limit, of an org without an overage
  * budget. Such a consumption needs no lock and no read before it is counted.
  */
-export function isUnrefusable(a: Admitted): boolean {
+export function isUnrefusable(a: Pick<Admitted, 'org' | 'metric' | 'entitlement'>): boolean {
   return a.metric.aggregation === 'SUM' && !canRefuse(a.entitlement, { hasBudget: a.org.budgetCap !== null });
 }
 
