@@ -17,6 +17,8 @@ export type RateLimitState = {
   limit: number;
   /** Requests left in the current window (0 when this one was refused). */
   remaining: number;
+  /** Requests counted in the current window, this one included (refused ones too). */
+  counted: number;
   /** When the current window ends and the count starts again. */
   resetAt: Date;
   /** Whole seconds until resetAt, rounded up: what Retry-After and X-RateLimit-Reset say. */
@@ -53,10 +55,22 @@ export class RequestRateLimiter {
     return {
       limit,
       remaining: allowed ? Math.max(0, limit - res.consumedPoints) : 0,
+      counted: res.consumedPoints,
       resetAt: new Date(started + msLeft),
       resetAfter: Math.ceil(msLeft / 1000),
       allowed,
     };
+  }
+
+  /**
+   * A request already counted (`taken`), judged against another limit: the plan's rate changed
+   * between the read it was counted under and now. Counts nothing again (every limit of a key
+   * shares one count, see limiterFor).
+   */
+  rejudge(taken: RateLimitState, limit: number): RateLimitState {
+    if (taken.limit === limit) return taken;
+    const allowed = taken.counted <= limit;
+    return { ...taken, limit, allowed, remaining: allowed ? limit - taken.counted : 0 };
   }
 
   /** Where counts are kept now: memory (no REDIS_URL), Redis, or memory while Redis is unreachable. */

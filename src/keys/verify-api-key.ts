@@ -70,8 +70,11 @@ export async function verifyApiKey(deps: VerifyDeps, params: VerifyParams): Prom
     return verifyFromDatabase(deps, params, checked);
   }
   const known = await verifyKnownKey(deps, params, { keyHash, identity, consumption: checked.value });
-  return 'result' in known ? known.result : verifyFromDatabase(deps, params, checked, known.rateLimit);
+  return 'result' in known ? known.result : verifyFromDatabase(deps, params, checked, known.taken);
 }
+
+/** The request rate an attempt already took for this call: the state, or null (the copy had no limit). */
+type TakenRate = { state: RateLimitState | null };
 
 /**
  * The call of a key seen valid before, counted by a write that confirms the key. Answers its
@@ -82,7 +85,7 @@ async function verifyKnownKey(
   deps: VerifyDeps,
   params: VerifyParams,
   known: { keyHash: string; identity: KeyIdentity; consumption: ConsumeRequest },
-): Promise<{ result: Result<Verification> } | { rateLimit?: RateLimitState | null }> {
+): Promise<{ result: Result<Verification> } | { taken?: TakenRate }> {
   const { keyHash, identity, consumption } = known;
   const entry = await deps.consumptions.unrefusableOrg(identity.orgId, API_CALLS);
   if (!entry) return {};
@@ -90,14 +93,16 @@ async function verifyKnownKey(
     entry.rateLimitPerMinute === null
       ? null
       : await deps.keys.limiter.consume(identity.keyId, entry.rateLimitPerMinute);
-  if (rateLimit && !rateLimit.allowed) return { rateLimit };
+  // A refusal is never taken from the copy: the read of the key judges it with the plan's rate now.
+  if (rateLimit && !rateLimit.allowed) return { taken: { state: rateLimit } };
   const answer = await deps.consumptions.consumeAsKey({
     ...consumption,
     orgId: identity.orgId,
     apiKey: { keyId: identity.keyId, keyHash },
   });
-  if (answer === KEY_UNCONFIRMED) return { rateLimit };
-  if (!answer.ok) return { result: answer };
+  // Not confirmed, or not decided here (the org is gone, a bad quantity): the read of the key
+  // answers, and decides again with the same event id (nothing of it was written).
+  if (answer === KEY_UNCONFIRMED || !answer.ok) return { taken: { state: rateLimit } };
   deps.keys.lastUsed.touch({ keyId: identity.keyId, orgId: identity.orgId, at: params.now });
   return {
     result: ok(quotaAnswer({ org: entry.org, scopes: [...identity.scopes], rateLimit }, answer.value)),
@@ -105,14 +110,15 @@ async function verifyKnownKey(
 }
 
 /**
- * Reads the key, then applies the rate (unless an earlier attempt already took it: `takenRate`)
- * and the quota.
+ * Reads the key, then applies the rate and the quota. A rate an earlier attempt already took
+ * (`taken`, under the catalog copy's limit) is judged again with the plan's rate read now, and
+ * counted now only if the copy had no limit.
  */
 async function verifyFromDatabase(
   deps: VerifyDeps,
   params: VerifyParams,
   consumption: Result<ConsumeRequest>,
-  takenRate?: RateLimitState | null,
+  taken?: TakenRate,
 ): Promise<Result<Verification>> {
   const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });
   if (auth.status === 'NOT_FOUND') {
@@ -133,12 +139,13 @@ async function verifyFromDatabase(
   });
 
   deps.keys.lastUsed.touch({ keyId: key.id, orgId: auth.org.id, at: params.now });
+  const limit = auth.rateLimitPerMinute;
   const rateLimit =
-    takenRate !== undefined
-      ? takenRate
-      : auth.rateLimitPerMinute === null
-        ? null
-        : await deps.keys.limiter.consume(key.id, auth.rateLimitPerMinute);
+    limit === null
+      ? null
+      : taken?.state
+        ? deps.keys.limiter.rejudge(taken.state, limit)
+        : await deps.keys.limiter.consume(key.id, limit);
   if (rateLimit && !rateLimit.allowed) return ok(refused('RATE_LIMITED', { ...known, rateLimit }));
 
   if (!consumption.ok) return consumption;

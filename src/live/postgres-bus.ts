@@ -52,12 +52,14 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
   // cannot send a JavaScript array as a text[] parameter.
   let pending = new Set<string>();
   let sending: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   let flushedAt = Number.NEGATIVE_INFINITY;
   const flush = () => {
-    clearTimeout(timer as NodeJS.Timeout);
-    clearImmediate(timer as NodeJS.Immediate);
+    clearTimeout(timer);
+    clearImmediate(immediate);
     timer = undefined;
+    immediate = undefined;
     flushedAt = performance.now();
     const payloads = [...pending];
     if (payloads.length === 0) return;
@@ -66,17 +68,19 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
       payloads.length === 1
         ? sql.notify(LIVE_CHANNEL, payloads[0]!)
         : sql`select pg_notify(${LIVE_CHANNEL}, p) from jsonb_array_elements_text(${sql.json(payloads)}) as p`;
-    sending = sent.then(
+    const done = sent.then(
       () => {},
       (error: unknown) => log.error({ err: error }, 'live bus: NOTIFY failed'),
     );
+    sending = Promise.all([sending, done]).then(() => {});
   };
   return {
     kind: 'postgres',
     publish(message: Exclude<LiveMessage, { t: 'resync' }>) {
       if (pending.size === 0) {
         const wait = flushedAt + NOTIFY_WINDOW_MS - performance.now();
-        timer = wait > 0 ? setTimeout(flush, wait) : setImmediate(flush);
+        if (wait > 0) timer = setTimeout(flush, wait);
+        else immediate = setImmediate(flush);
       }
       pending.add(encodeMessage(message));
     },

@@ -123,7 +123,7 @@ export class ConsumptionQueue {
       if (!isUnrefusable(a) && a.request.apiKey) batch[a.index]!.resolve(KEY_UNCONFIRMED);
     const refusable = admitted.filter((a) => !isUnrefusable(a) && !a.request.apiKey);
     await Promise.all([
-      this.settle(batch, unrefusable, () => this.countWithoutLocks(unrefusable)),
+      this.countWithoutLocks(batch, unrefusable),
       this.settle(batch, refusable, () => this.decideWithLocks(refusable)),
     ]);
   }
@@ -160,30 +160,34 @@ export class ConsumptionQueue {
   }
 
   /**
-   * Without locks (`countUnrefusable`). Orgs whose copied catalog was stale are forgotten and
-   * decided again with locks (from the database); API keys' calls that were stale are answered
-   * KEY_UNCONFIRMED (their caller reads the key and asks again). A counter that would pass
-   * 2^53-1 fails the write: then the whole part is treated as stale, the locks refusing the
-   * consumption that would pass it.
+   * Without locks (`countUnrefusable`), answering each consumption as soon as the write is known.
+   * Orgs whose copied catalog was stale are forgotten and their consumptions decided again with
+   * locks (from the database); API keys' calls that were stale are answered KEY_UNCONFIRMED (their
+   * caller reads the key and asks again). A counter that would pass 2^53-1 fails the write: then
+   * the whole part is treated as stale, the locks refusing the consumption that would pass it.
    */
-  private async countWithoutLocks(part: readonly Admitted[]): Promise<Map<Admitted, ConsumeAnswer>> {
+  private async countWithoutLocks(batch: Waiting[], part: readonly Admitted[]): Promise<void> {
+    if (part.length === 0) return;
     let counted: Awaited<ReturnType<typeof countUnrefusable>>;
     try {
       counted = await countUnrefusable(this.db, part);
     } catch (error) {
-      if (!violatesSafeUsage(error)) throw error;
+      if (!violatesSafeUsage(error)) {
+        await this.oneByOne(
+          part.map((a) => batch[a.index]!),
+          error,
+        );
+        return;
+      }
       counted = { results: new Map(), stale: [...part] };
     }
+    // Answered first: a failure deciding the stale ones must not undo what was counted.
+    for (const [a, result] of counted.results) batch[a.index]!.resolve(result);
+    this.catalog.forget(counted.stale.map((a) => a.org.id));
     // The locks decide without the key: an API key's call goes back to its caller to read it.
-    const results: Map<Admitted, ConsumeAnswer> = counted.results;
-    const stale = counted.stale.filter((a) => {
-      if (a.request.apiKey) results.set(a, KEY_UNCONFIRMED);
-      return !a.request.apiKey;
-    });
-    if (stale.length === 0) return results;
-    this.catalog.forget(stale.map((a) => a.org.id));
-    for (const [a, result] of await this.decideWithLocks(stale)) results.set(a, result);
-    return results;
+    for (const a of counted.stale) if (a.request.apiKey) batch[a.index]!.resolve(KEY_UNCONFIRMED);
+    const locked = counted.stale.filter((a) => !a.request.apiKey);
+    await this.settle(batch, locked, () => this.decideWithLocks(locked));
   }
 
   /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */

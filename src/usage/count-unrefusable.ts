@@ -45,9 +45,16 @@ export async function countUnrefusable(
 ): Promise<{ results: Map<Admitted, Result<QuotaDecisionView>>; stale: Admitted[] }> {
   const firstOfKey = new Map<string, Admitted>();
   const guards = new Map<PreparedUsageEvent, WriteGuard>();
+  // A repeat of a key made by another API key than its first (or by none) would be answered as
+  // a replay without its own key being checked: it goes back to its caller (`stale`).
+  const unchecked = new Set<Admitted>();
   for (const a of part) {
     const key = orgEventKey(a.event.orgId, a.event.eventId);
-    if (firstOfKey.has(key)) continue;
+    const first = firstOfKey.get(key);
+    if (first) {
+      if (a.request.apiKey && !sameKey(a.request.apiKey, first.request.apiKey)) unchecked.add(a);
+      continue;
+    }
     firstOfKey.set(key, a);
     const { apiKey, now } = a.request;
     guards.set(a.event, {
@@ -60,9 +67,10 @@ export async function countUnrefusable(
   const { inserted, counterValues, staleEvents } = await insertEventsAndCount(db, [...guards.keys()], {
     guards,
   });
-  const isStale = (a: Admitted) => staleEvents.has(orgEventKey(a.event.orgId, a.event.eventId));
+  const isStale = (a: Admitted) =>
+    unchecked.has(a) || staleEvents.has(orgEventKey(a.event.orgId, a.event.eventId));
   const stale = part.filter(isStale);
-  const admitted = part.filter((a) => !isStale(a));
+  let admitted = part.filter((a) => !isStale(a));
   const insertedKeys = new Set(inserted.map((e) => orgEventKey(e.orgId, e.eventId)));
   const counts = new Set(
     admitted.filter((a) => {
@@ -78,7 +86,15 @@ export async function countUnrefusable(
     running.set(key, running.get(key)! - a.request.quantity);
   }
   const replays = admitted.filter((a) => !counts.has(a));
-  const current = await currentValues(db, replays, counterValues);
+  let current: Map<string, bigint>;
+  try {
+    current = await currentValues(db, replays, counterValues);
+  } catch {
+    // What was counted is answered; the replays (nothing of them written) are decided again.
+    current = counterValues;
+    stale.push(...replays.filter((r) => !current.has(counterKeyString(r.event))));
+    admitted = admitted.filter((a) => !stale.includes(a));
+  }
 
   const results = new Map<Admitted, Result<QuotaDecisionView>>();
   for (const a of admitted) {
@@ -103,6 +119,9 @@ export async function countUnrefusable(
   }
   return { results, stale };
 }
+
+const sameKey = (a: { keyId: string; keyHash: string } | undefined, b: typeof a) =>
+  a !== undefined && b !== undefined && a.keyId === b.keyId && a.keyHash === b.keyHash;
 
 /**
  * The current value of each replayed consumption's counter: the write's answer when it moved it,

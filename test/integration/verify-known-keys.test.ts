@@ -121,16 +121,17 @@ describe.each(testDatabases())('verifyApiKey of a known key on %s', (kind) => {
     expect((await usedByMetric(instances.server, org)).api_calls).toBe(1000);
   });
 
-  it('answers a rate-limited call of a key revoked meanwhile as REVOKED', async () => {
+  /** An org on a new plan of `rate` requests a minute and unlimited api_calls, and a key of it. */
+  async function slowPlanKey(rate: number) {
     const code = unique('slow').toLowerCase();
     const created = await instances.server.gql(
       `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code } } }`,
       {
         input: {
           code,
-          name: 'Two a minute',
+          name: `${rate} a minute`,
           basePrice: '1',
-          rateLimitPerMinute: 2,
+          rateLimitPerMinute: rate,
           entitlements: [{ metric: 'api_calls', included: null }],
         },
       },
@@ -138,13 +139,59 @@ describe.each(testDatabases())('verifyApiKey of a known key on %s', (kind) => {
     );
     expect(created.errors).toBeUndefined();
     const org = await createTestOrg(instances.server, code);
-    const key = await createTestKey(instances.server, org);
+    return { code, org, key: await createTestKey(instances.server, org) };
+  }
+
+  it('answers a rate-limited call of a key revoked meanwhile as REVOKED', async () => {
+    const { org, key } = await slowPlanKey(2);
     expect(await verifyOnSecond(key.secret)).toMatchObject({ code: 'VALID', rateLimit: { remaining: 1 } });
     expect(await verifyOnSecond(key.secret)).toMatchObject({ code: 'VALID', rateLimit: { remaining: 0 } });
     expect(await verifyOnSecond(key.secret)).toMatchObject({ code: 'RATE_LIMITED', quota: null });
     await asOwner(org, 'mutation ($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }', key.id);
     expect(await verifyOnSecond(key.secret)).toMatchObject({ valid: false, code: 'REVOKED' });
     expect((await usedByMetric(instances.server, org)).api_calls).toBe(2);
+  });
+
+  it("judges a known key's call by the plan's request rate now, not the copy's", async () => {
+    const { code, org, key } = await slowPlanKey(2);
+    expect(await verifyOnSecond(key.secret)).toMatchObject({ code: 'VALID', rateLimit: { remaining: 1 } });
+    expect(await verifyOnSecond(key.secret)).toMatchObject({ code: 'VALID', rateLimit: { remaining: 0 } });
+    const raised = await instances.server.gql(
+      `mutation ($input: UpdatePlanInput!) { updatePlan(input: $input) { plan { code } } }`,
+      { input: { code, rateLimitPerMinute: 100 } },
+      instances.admin,
+    );
+    expect(raised.errors).toBeUndefined();
+    // The second instance's copy still says 2 a minute: the third call is over it, not over 100.
+    expect(await verifyOnSecond(key.secret)).toMatchObject({
+      valid: true,
+      code: 'VALID',
+      rateLimit: { limit: 100, remaining: 97 },
+    });
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(3);
+  });
+
+  it('checks every key of a burst that repeats one idempotency key, each on its own', async () => {
+    const org = await createTestOrg(instances.server, 'pro');
+    const live = await createTestKey(instances.server, org, { name: 'live' });
+    const revoked = await createTestKey(instances.server, org, { name: 'revoked' });
+    expect(await verifyOnSecond(revoked.secret)).toMatchObject({ code: 'VALID' });
+    await asOwner(
+      org,
+      'mutation ($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }',
+      revoked.id,
+    );
+    for (let round = 0; round < 5; round++) {
+      const idempotencyKey = randomUUID();
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          verifyOnSecond(i % 2 === 0 ? live.secret : revoked.secret, { idempotencyKey }),
+        ),
+      );
+      expect(answers.filter((_, i) => i % 2 === 0).every((a) => a.code === 'VALID')).toBe(true);
+      expect(answers.filter((_, i) => i % 2 === 1).map((a) => a.code)).toEqual(Array(8).fill('REVOKED'));
+    }
+    expect((await usedByMetric(instances.server, org)).api_calls).toBe(1 + 5);
   });
 
   it('counts a retried call once, across both instances', async () => {
