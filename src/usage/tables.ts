@@ -6,16 +6,18 @@ import { metrics } from '../plans/tables.ts';
 
 /**
  * The ledger: every usage event ever accepted, once. `event_id` is the client's idempotency key,
- * unique per org. Nothing is ever counted that is not here. No foreign keys, on purpose: checking
- * them locks the org's row for every inserted event; the writers check org and metric themselves,
- * and deleting an org deletes its events by trigger (migration 0009).
+ * unique per org. Nothing is ever counted that is not here.
  */
 export const usageEvents = pgTable(
   'usage_events',
   {
-    orgId: uuid('org_id').notNull(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
     eventId: text('event_id').notNull(),
-    metricKey: text('metric_key').notNull(),
+    metricKey: text('metric_key')
+      .notNull()
+      .references(() => metrics.key),
     quantity: quantity('quantity').notNull(),
     occurredAt: instant('occurred_at').notNull(),
     receivedAt: instant('received_at').notNull().defaultNow(),

@@ -7,8 +7,8 @@ import { addUsage, createTestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
- * The ledger has no foreign keys (a check per inserted event locked the org's row): deleting an
- * org by hand must still leave none of its events, and every other table's rows of it go as before.
+ * Deleting an org by hand (Meterline never does) leaves none of its usage behind: the ledger, the
+ * counters and the daily aggregates follow their org (foreign keys with ON DELETE CASCADE).
  */
 describe.each(testDatabases())('the usage ledger on %s', (kind) => {
   let server: TestServer;
