@@ -109,7 +109,9 @@ const COPY_TTL_MS = 30_000;
  * versions moved (migration 0008 moves them on every change of what a decision is made under);
  * the caller then forgets the org and decides its consumptions again from the database. A stale
  * copy can otherwise only send consumptions to the locked path needlessly (an org that lost its
- * hard limit), so entries are also read again after COPY_TTL_MS. Unknown orgs are not kept.
+ * hard limit), or an API key's call to a read of the key, which judges its request rate again
+ * with the plan's rate read then (verify-api-key.ts); so entries are also read again after
+ * COPY_TTL_MS. Unknown orgs are not kept.
  */
 export class CatalogCopy {
   private readonly orgs = new Map<string, { entry: OrgCatalog; readAt: number }>();
