@@ -27,6 +27,8 @@ export type Verification = {
 export const API_CALLS = 'api_calls';
 
 type VerifyDeps = { db: Db; keys: KeyServices; consumptions: ConsumptionQueue; billingEnabled: boolean };
+/** The consumption a call asks for, before its key says whose it is. */
+type Consumption = Omit<ConsumeRequest, 'orgId'>;
 type VerifyParams = { key: string; cost: bigint; idempotencyKey?: string | null; now: Date };
 
 /**
@@ -50,7 +52,6 @@ type VerifyParams = { key: string; cost: bigint; idempotencyKey?: string | null;
 export async function verifyApiKey(deps: VerifyDeps, params: VerifyParams): Promise<Result<Verification>> {
   if (params.cost <= 0n) return fail(badInput('cost must be a positive number of api_calls.'));
   const checked = consumptionOf({
-    orgId: '',
     metric: API_CALLS,
     quantity: params.cost,
     idempotencyKey: params.idempotencyKey ?? null,
@@ -84,7 +85,7 @@ type TakenRate = { state: RateLimitState | null };
 async function verifyKnownKey(
   deps: VerifyDeps,
   params: VerifyParams,
-  known: { keyHash: string; identity: KeyIdentity; consumption: ConsumeRequest },
+  known: { keyHash: string; identity: KeyIdentity; consumption: Consumption },
 ): Promise<{ result: Result<Verification> } | { taken?: TakenRate }> {
   const { keyHash, identity, consumption } = known;
   const entry = await deps.consumptions.unrefusableOrg(identity.orgId, API_CALLS);
@@ -117,7 +118,7 @@ async function verifyKnownKey(
 async function verifyFromDatabase(
   deps: VerifyDeps,
   params: VerifyParams,
-  consumption: Result<ConsumeRequest>,
+  consumption: Result<Consumption>,
   taken?: TakenRate,
 ): Promise<Result<Verification>> {
   const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });

@@ -30,7 +30,9 @@ export type CheckQuotaParams = {
  * The consumption a checkQuota asks for, its input checked: a positive quantity, a storable
  * idempotency key; the event id is the key, or made now, once for every attempt of this call.
  */
-export function consumptionOf(params: Omit<CheckQuotaParams, 'consume'>): Result<ConsumeRequest> {
+export function consumptionOf(
+  params: Omit<CheckQuotaParams, 'consume' | 'orgId'>,
+): Result<Omit<ConsumeRequest, 'orgId'>> {
   if (params.quantity <= 0n) return fail(badInput('quantity must be a positive integer.'));
   const key = params.idempotencyKey ?? null;
   if (key !== null && (key.length === 0 || key.length > 128 || !isStorableText(key))) {
@@ -41,7 +43,6 @@ export function consumptionOf(params: Omit<CheckQuotaParams, 'consume'>): Result
     );
   }
   return ok({
-    orgId: params.orgId,
     metric: params.metric,
     quantity: params.quantity,
     idempotencyKey: key,
@@ -66,7 +67,7 @@ export async function checkQuota(
   const { orgId, quantity, now } = params;
   const checked = consumptionOf(params);
   if (!checked.ok) return checked;
-  if (params.consume) return deps.consumptions.consume(checked.value);
+  if (params.consume) return deps.consumptions.consume({ ...checked.value, orgId });
   const loaders = createLoaders(deps.db);
   const [org, metrics] = await Promise.all([loaders.org.load(orgId), loaders.metrics()]);
   if (!org) return fail(notFound(`Org ${JSON.stringify(orgId)}`));

@@ -66,15 +66,15 @@ export type Admitted = {
 };
 
 /**
- * The batch's metrics (from the process's copy, see `knownMetrics`) and its orgs with their
- * entitlements: one statement, so one snapshot per org.
+ * The batch's orgs with their entitlements as they are now (one statement, so one snapshot per
+ * org), under metrics already known (metrics never change: see `knownMetrics`).
  */
-export async function readConsumeCatalog(db: Db, requests: Wanted): Promise<ConsumeCatalog> {
-  const [metrics, orgs] = await Promise.all([
-    knownMetrics(db, metricKeysOf(requests)),
-    readOrgCatalogs(db, orgIdsOf(requests)),
-  ]);
-  return { metrics, orgs };
+export async function readConsumeCatalog(
+  db: Db,
+  requests: Wanted,
+  metrics: ReadonlyMap<string, MetricRow>,
+): Promise<ConsumeCatalog> {
+  return { metrics: new Map(metrics), orgs: await readOrgCatalogs(db, orgIdsOf(requests)) };
 }
 
 async function readOrgCatalogs(db: Db, orgIds: readonly string[]): Promise<Map<string, OrgCatalog>> {

@@ -1,9 +1,10 @@
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from '../billing/budget.ts';
-import { type OverageBudget, overageTotalAfter } from '../billing/quota.ts';
+import { canRefuse, type OverageBudget, overageTotalAfter } from '../billing/quota.ts';
 import type { Db } from '../db/client.ts';
 import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
+import type { MetricRow } from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
 import {
   type Admitted,
@@ -31,16 +32,20 @@ type RunningBudget = { budget: OverageBudget; alert: boolean };
  * instance, decides against them until this transaction ends), each decision sees the usage the
  * previous ones left, and every allowed event is written with one statement. The statements are
  * the same for one request or hundreds: that is what makes batching concurrent consumes cheap.
- * Inside BEGIN and COMMIT, three round trips whatever the batch: the catalog as it is now (the
- * metrics; the orgs with their entitlements); the locks with the ledger check behind them; the write. Orgs with a budget cap add one read of their counters after the locks.
+ * Inside BEGIN and COMMIT, three round trips whatever the batch: the orgs with their entitlements
+ * as they are now; the locks with the ledger check behind them; the write. Orgs with a budget cap
+ * add one read of their counters after the locks.
  * Answers one result per request, in order. The write fails with `isConsumptionRace` when another
  * transaction recorded one of the keys after the ledger check (the caller decides the batch again).
  */
 export async function decideConsumes(
   tx: Db,
   requests: readonly ConsumeRequest[],
+  /** The requests' metrics, as the caller read them (a metric never changes). */
+  metrics: ReadonlyMap<string, MetricRow>,
 ): Promise<Result<QuotaDecisionView>[]> {
-  const { admitted, results } = admitConsumptions(requests, await readConsumeCatalog(tx, requests));
+  const catalog = await readConsumeCatalog(tx, requests, metrics);
+  const { admitted, results } = admitConsumptions(requests, catalog);
   if (admitted.length === 0) return results;
 
   // The ledger is read behind the locks (same write): a consumption of the same key that
@@ -135,7 +140,7 @@ const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.p
 async function lockInRecordUsageOrder(tx: Db, admitted: readonly Admitted[]): Promise<Map<string, bigint>> {
   const capped = admitted.filter((a) => a.org.budgetCap !== null);
   const limited = admitted.filter(
-    (a) => a.org.budgetCap === null && a.entitlement.included !== null && a.entitlement.hardLimit !== null,
+    (a) => a.org.budgetCap === null && canRefuse(a.entitlement, { hasBudget: false }),
   );
   const rest = admitted.filter((a) => !capped.includes(a) && !limited.includes(a));
   const [, ...groups] = await Promise.all([

@@ -193,9 +193,10 @@ export class ConsumptionQueue {
   /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */
   private async decideWithLocks(part: readonly Admitted[]): Promise<Map<Admitted, ConsumeAnswer>> {
     const requests = part.map((a) => a.request);
+    const metrics = new Map(part.map((a) => [a.metric.key, a.metric]));
     for (let attempt = 1; ; attempt++) {
       try {
-        const results = await this.db.transaction((tx) => decideConsumes(tx, requests));
+        const results = await this.db.transaction((tx) => decideConsumes(tx, requests, metrics));
         return new Map(part.map((a, i) => [a, results[i]!]));
       } catch (error) {
         if (!isConsumptionRace(error) || attempt >= MAX_RACES) throw error;
