@@ -20,7 +20,7 @@ export type CheckQuotaInput = {
   metric: string;
   /** Required unless the caller is an API key (then: its own org). */
   orgId?: string | number | null | undefined;
-  /** A positive integer; default 1. */
+  /** A positive integer; default 1. A COUNT metric counts events: a consumption of it is one event and uses one unit, whatever its quantity. */
   quantity?: number | null | undefined;
 };
 

@@ -4,7 +4,8 @@ import type { MetricRow } from '../plans/repository.ts';
 
 /**
  * The quota decision for consuming `quantity` of a metric whose period value is `used`.
- * SUM and COUNT metrics add up, so used + quantity must fit. Gauges (MAX, LATEST: seats) are
+ * SUM metrics add up, so used + quantity must fit. A COUNT metric counts events, whatever their
+ * quantity (billing/aggregation.ts): a consumption is one event, so used + 1 must fit. Gauges (MAX, LATEST: seats) are
  * readings: the period value becomes the larger of the two (MAX) or the reading itself (LATEST),
  * and that value is what must fit under the hard limit and the budget. A reading that raises the
  * value is decided as the increase it makes, so hard limits and budgets see the period's real value.
@@ -24,5 +25,6 @@ export function decideConsumption(
     const d = decideQuota({ entitlement, used: after, quantity: 0n });
     return { ...d, usedAfter: d.allowed ? after : used };
   }
-  return decideQuota({ entitlement, used, quantity, ...options });
+  const added = aggregation === 'COUNT' ? 1n : quantity;
+  return decideQuota({ entitlement, used, quantity: added, ...options });
 }

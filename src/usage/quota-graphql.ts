@@ -40,7 +40,11 @@ const CheckQuotaInput = builder.inputType('CheckQuotaInput', {
   fields: (t) => ({
     orgId: t.id({ description: 'Required unless the caller is an API key (then: its own org).' }),
     metric: t.string({ required: true }),
-    quantity: t.field({ type: 'SafeInt', description: 'A positive integer; default 1.' }),
+    quantity: t.field({
+      type: 'SafeInt',
+      description:
+        'A positive integer; default 1. A COUNT metric counts events: a consumption of it is one event and uses one unit, whatever its quantity.',
+    }),
     consume: t.boolean({ defaultValue: false, description: 'Record the quantity as usage when allowed.' }),
     idempotencyKey: t.string({ description: 'The usage event id of the consumption: a retry counts once.' }),
   }),

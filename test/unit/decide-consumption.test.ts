@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Entitlement } from '../../src/billing/entitlements.ts';
 import { Dec } from '../../src/billing/money.ts';
 import { decideConsumption } from '../../src/usage/decide-consumption.ts';
+import { overagePriceArb } from './billing/arbitraries.ts';
 
 /** Seats with a priced overage: 5 included, $10 a seat past them, a wall at 20. */
 const seats: Entitlement = {
@@ -28,6 +30,12 @@ describe('decideConsumption', () => {
     ['LATEST', 4n, 9n, true, 'OVERAGE', 9n],
     ['LATEST', 4n, 21n, false, 'HARD_LIMIT', 4n],
     ['SUM', 7n, 4n, true, 'OVERAGE', 11n],
+    ['SUM', 19n, 2n, false, 'HARD_LIMIT', 19n],
+    // COUNT counts events: a consumption is one event, whatever its quantity.
+    ['COUNT', 3n, 4n, true, 'WITHIN_INCLUDED', 4n],
+    ['COUNT', 7n, 4n, true, 'OVERAGE', 8n],
+    ['COUNT', 19n, 1000n, true, 'OVERAGE', 20n],
+    ['COUNT', 20n, 1n, false, 'HARD_LIMIT', 20n],
   ] as const)(
     '%s: used %d, reading %d -> allowed %s, %s, period value %d',
     (aggregation, used, q, allowed, reason, after) => {
@@ -59,5 +67,27 @@ describe('decideConsumption', () => {
       allowed: true,
       usedAfter: 6n,
     });
+  });
+});
+
+describe('decideConsumption of a COUNT metric', () => {
+  const count = fc.bigInt({ min: 0n, max: 10n ** 7n });
+  const entitlementArb = fc.tuple(count, fc.option(count), fc.option(overagePriceArb)).map(
+    ([included, hardExtra, overagePrice]): Entitlement => ({
+      included,
+      softLimit: null,
+      hardLimit: hardExtra === null ? null : included + hardExtra,
+      overagePrice,
+    }),
+  );
+
+  it('decides any quantity as the one event it records (what the counter will count)', () => {
+    fc.assert(
+      fc.property(entitlementArb, count, fc.bigInt({ min: 1n, max: 10n ** 7n }), (entitlement, used, q) => {
+        const d = decideConsumption('COUNT', entitlement, used, q);
+        expect(d).toEqual(decideConsumption('SUM', entitlement, used, 1n));
+        expect(d.usedAfter).toBe(d.allowed ? used + 1n : used);
+      }),
+    );
   });
 });
