@@ -67,7 +67,8 @@ export type WriteGuard = {
  * (org, id) is already in the ledger are skipped (ON CONFLICT DO NOTHING), and only the rows
  * actually inserted feed the period counters and the daily aggregates. A concurrent request
  * with the same id waits on the unique index and then skips it, so an id counts once.
- * Rows are sorted by key so concurrent batches lock in the same order (no deadlocks).
+ * Rows are written in key order so concurrent batches lock in the same order (no deadlocks);
+ * counters in COUNTER_LOCK_ORDER, as `lockCounters` locks them.
  * Call it inside the caller's transaction.
  */
 export async function insertEventsAndCount(
@@ -177,7 +178,7 @@ export async function insertEventsAndCount(
           else latest_value end,
         latest_at, latest_event_id, events, now()
       from counted
-      order by org_id, metric_key, period_start
+      order by org_id, metric_key collate "C", period_start -- COUNTER_LOCK_ORDER
       on conflict (org_id, metric_key, period_start) do update set
         value = case (select aggregation from metrics where key = c.metric_key)
           when 'SUM' then c.value + excluded.value
@@ -244,17 +245,20 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
 /**
  * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
  * their values. Anyone else deciding against the same limits waits here, so two consumers can
- * never both take the last units. Locks are taken in key order so batches cannot deadlock.
+ * never both take the last units.
+ * Every statement that locks counters takes them in one order, so batches cannot deadlock: org,
+ * then metric key in byte order (`collate "C"`, whatever the database's collation), then period
+ * (COUNTER_LOCK_ORDER here and in `insertEventsAndCount`). The order is the database's, not a
+ * sort of ours: a sort of the joined key strings put `api_calls` before `api` ('_' < '|'), where
+ * the database puts the prefix first.
  * Two statements whatever the number of keys, sent together (pipelined on one connection).
  */
 export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, bigint>> {
   const values = new Map<string, bigint>();
   if (keys.length === 0) return values;
-  const sorted = [...new Map(keys.map((k) => [counterKeyString(k), k])).values()].sort((a, b) =>
-    cmp(counterKeyString(a), counterKeyString(b)),
-  );
+  const unique = new Map(keys.map((k) => [counterKeyString(k), k])).values();
   const wanted = JSON.stringify(
-    sorted.map((k) => ({
+    [...unique].map((k) => ({
       org_id: k.orgId,
       metric_key: k.metricKey,
       period_start: k.periodStart.toISOString(),
@@ -267,13 +271,17 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
       select org_id, metric_key, period_start, period_end, 0, 0
       from jsonb_to_recordset(${wanted}::jsonb)
         as k(org_id uuid, metric_key text, period_start timestamptz, period_end timestamptz)
-      order by org_id, metric_key, period_start
+      order by org_id, metric_key collate "C", period_start -- COUNTER_LOCK_ORDER
       on conflict do nothing`),
-    // One index probe per key, in the keys' (sorted) order, so rows are locked in that order, as
-    // the insert above took them. A plain join lets the planner hash the whole table instead.
+    // One index probe per key, the keys taken in COUNTER_LOCK_ORDER (a nested loop keeps its
+    // outer order), so rows are locked in that order. A plain join lets the planner hash the
+    // whole table instead.
     db.execute(sql`
       select c.org_id, c.metric_key, c.period_start, c.value
-      from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
+      from (
+        select * from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
+        order by org_id, metric_key collate "C", period_start -- COUNTER_LOCK_ORDER
+      ) k
       cross join lateral (
         select c.org_id, c.metric_key, c.period_start, c.value from usage_counters c
         where c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { orgBySlug } from '../../src/orgs/repository.ts';
+import { metrics } from '../../src/plans/tables.ts';
 import { ingestEvents } from '../../src/usage/ingest.ts';
 import type { TestServer } from './server.ts';
 
@@ -60,4 +61,33 @@ export async function addUsage(
       properties: null,
     })),
   );
+}
+
+/**
+ * Creates a plan through the API as the platform admin (a fresh code, base price 0 unless given)
+ * and answers its code, for `createTestOrg(server, code)`.
+ */
+export async function createTestPlan(
+  server: TestServer,
+  input: { name: string; entitlements: Record<string, unknown>[] } & Record<string, unknown>,
+): Promise<string> {
+  const code = unique('plan').toLowerCase();
+  const res = await server.gql<{ createPlan: { plan: { code: string } } }>(
+    `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code } } }`,
+    { input: { code, basePrice: '0', ...input } },
+    await server.adminToken(),
+  );
+  if (!res.data?.createPlan) throw new Error(`createPlan failed: ${JSON.stringify(res.errors)}`);
+  return code;
+}
+
+/** Adds a metric to the catalog (there is no API for metrics), under a fresh key starting with `prefix`. */
+export async function addTestMetric(
+  server: TestServer,
+  prefix: string,
+  aggregation: 'SUM' | 'COUNT' | 'MAX' | 'LATEST',
+  key = `${prefix}_${randomUUID().slice(0, 8)}`,
+): Promise<string> {
+  await server.database.db.insert(metrics).values({ key, name: key, unit: 'units', aggregation });
+  return key;
 }

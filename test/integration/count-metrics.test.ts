@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metrics } from '../../src/plans/tables.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { createTestOrg, unique } from '../helpers/fixtures.ts';
+import { addTestMetric, createTestOrg, createTestPlan } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CHECK_QUOTA, consume, record, usedByMetric } from '../helpers/usage.ts';
 
@@ -20,24 +18,11 @@ describe.each(testDatabases())('COUNT metrics on %s', (kind) => {
 
   /** A new COUNT metric, a plan with 3 included and a hard limit of 3, and an org on it. */
   async function orgWithCountedMetric() {
-    const metric = `deploys_${randomUUID().slice(0, 8)}`;
-    await server.database.db
-      .insert(metrics)
-      .values({ key: metric, name: 'Deploys', unit: 'deploys', aggregation: 'COUNT' });
-    const code = unique('counted').toLowerCase();
-    const created = await server.gql(
-      `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code } } }`,
-      {
-        input: {
-          code,
-          name: 'Three deploys',
-          basePrice: '0',
-          entitlements: [{ metric, included: 3, hardLimit: 3 }],
-        },
-      },
-      await server.adminToken(),
-    );
-    expect(created.errors).toBeUndefined();
+    const metric = await addTestMetric(server, 'deploys', 'COUNT');
+    const code = await createTestPlan(server, {
+      name: 'Three deploys',
+      entitlements: [{ metric, included: 3, hardLimit: 3 }],
+    });
     return { metric, org: await createTestOrg(server, code) };
   }
 

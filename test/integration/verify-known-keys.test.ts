@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createTestKey, postGraphQL, twoInstances } from '../helpers/api-keys.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { addUsage, createTestOrg, type TestOrg, unique } from '../helpers/fixtures.ts';
+import { addUsage, createTestOrg, createTestPlan, type TestOrg } from '../helpers/fixtures.ts';
 import { TEST_SERVICE_TOKEN } from '../helpers/server.ts';
 import { usedByMetric } from '../helpers/usage.ts';
 
@@ -123,21 +123,12 @@ describe.each(testDatabases())('verifyApiKey of a known key on %s', (kind) => {
 
   /** An org on a new plan of `rate` requests a minute and unlimited api_calls, and a key of it. */
   async function slowPlanKey(rate: number) {
-    const code = unique('slow').toLowerCase();
-    const created = await instances.server.gql(
-      `mutation ($input: CreatePlanInput!) { createPlan(input: $input) { plan { code } } }`,
-      {
-        input: {
-          code,
-          name: `${rate} a minute`,
-          basePrice: '1',
-          rateLimitPerMinute: rate,
-          entitlements: [{ metric: 'api_calls', included: null }],
-        },
-      },
-      instances.admin,
-    );
-    expect(created.errors).toBeUndefined();
+    const code = await createTestPlan(instances.server, {
+      name: `${rate} a minute`,
+      basePrice: '1',
+      rateLimitPerMinute: rate,
+      entitlements: [{ metric: 'api_calls', included: null }],
+    });
     const org = await createTestOrg(instances.server, code);
     return { code, org, key: await createTestKey(instances.server, org) };
   }
