@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
 import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
+import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { orgsByIds } from '../orgs/repository.ts';
 import { errorMessage, isRetryable } from './client.ts';
 import { claimDueItems, markFailed, markRetry, markSent, setStripeCustomer } from './outbox-repository.ts';
@@ -17,6 +18,22 @@ export function retryDelayMs(attempts: number): number {
 }
 
 export const MAX_ATTEMPTS = 20;
+
+/** An item Stripe cannot be sent as it is: failed at once, never retried. */
+class UnsendableItem extends Error {}
+
+/**
+ * The item's amount as Stripe's API takes it, a JavaScript number of minor units. Only an amount
+ * a number holds exactly is sent: rounded, it would bill another amount than the ledger's.
+ * (Stripe refuses amounts far below 2^53 anyway; this keeps the conversion exact by construction.)
+ */
+export function stripeAmountOf(amountMinor: bigint): number {
+  if (amountMinor > MAX_SAFE_BIGINT || amountMinor < -MAX_SAFE_BIGINT)
+    throw new UnsendableItem(
+      `amount of ${amountMinor} minor units is past what Stripe's API carries exactly (2^53-1)`,
+    );
+  return Number(amountMinor);
+}
 /** How long a worker holds claimed items: longer than a send can take (SDK timeout x items). */
 export const LEASE_MS = 5 * 60_000;
 
@@ -56,7 +73,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
 
   async function fail(item: InvoiceItemRow, error: unknown, run: OutboxRun): Promise<void> {
     const message = errorMessage(error);
-    if (isRetryable(error) && item.attempts + 1 < MAX_ATTEMPTS) {
+    if (isRetryable(error) && !(error instanceof UnsendableItem) && item.attempts + 1 < MAX_ATTEMPTS) {
       await markRetry(db, {
         id: item.id,
         error: message,
@@ -86,7 +103,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
         const created = await stripe.invoiceItems.create(
           {
             customer,
-            amount: Number(item.amountMinor),
+            amount: stripeAmountOf(item.amountMinor),
             currency: item.currency.toLowerCase(),
             description: item.description,
             period: {
