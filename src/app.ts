@@ -179,6 +179,7 @@ export function createApp(deps: AppDeps): App {
     path: '/graphql',
     yoga,
     log,
+    maxMessageBytes: deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     // The same credential as over HTTP, in the connection parameters: { authorization: 'Bearer ...' }.
     authenticate: async (authorization) => {
       const credential = typeof authorization === 'string' ? bearerCredential(authorization) : undefined;

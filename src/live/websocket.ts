@@ -17,6 +17,8 @@ type Enveloped = {
  * and is checked on connect: a credential that is sent but not valid closes the socket (4403);
  * none at all connects as anonymous, and each subscription is then authorized on subscribe.
  * Operations run through yoga's envelop, so error masking and the schema are the HTTP ones.
+ * A message larger than `maxMessageBytes` (the HTTP body limit) closes the socket with 1009
+ * (message too big) before it is parsed: the ws default would buffer 100 MiB.
  */
 export function attachGraphQLWebSocket(params: {
   server: Server;
@@ -25,8 +27,13 @@ export function attachGraphQLWebSocket(params: {
   yoga: YogaServerInstance<any, any>;
   authenticate: (authorization: unknown) => Promise<Principal>;
   log: Logger;
+  maxMessageBytes: number;
 }): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server: params.server, path: params.path });
+  const wss = new WebSocketServer({
+    server: params.server,
+    path: params.path,
+    maxPayload: params.maxMessageBytes,
+  });
   useServer<Record<string, unknown>, { principal: Principal }>(
     {
       onConnect: async (ctx) => {

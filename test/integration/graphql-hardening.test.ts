@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { RecordUsageDocument } from '../../src/client/operations.generated.ts';
 import { ARMOR_LIMITS, DEFAULT_MAX_BODY_BYTES } from '../../src/http/hardening.ts';
 import { INVOICE_ITEMS } from '../helpers/billing.ts';
@@ -167,6 +168,27 @@ describe.each(testDatabases())('GraphQL hardening (%s)', (kind) => {
     const json = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
     expect(json.errors[0]?.message).toMatch(/larger than the limit of 6291456 bytes/);
     expect(json.errors[0]?.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('a graphql-ws message over the body limit closes its socket (1009) unread; one under it is answered', async () => {
+    const messageAnswer = (message: string) =>
+      new Promise<{ code: number } | { reply: string }>((resolve, reject) => {
+        const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+        socket.once('open', () => socket.send(message));
+        socket.once('message', (data) => {
+          resolve({ reply: String(data) });
+          socket.close();
+        });
+        socket.once('close', (code) => resolve({ code }));
+        socket.once('error', reject);
+      });
+    const init = (pad: number) =>
+      JSON.stringify({
+        type: 'connection_init',
+        payload: { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, pad: 'x'.repeat(pad) },
+      });
+    expect(await messageAnswer(init(DEFAULT_MAX_BODY_BYTES))).toEqual({ code: 1009 });
+    expect(await messageAnswer(init(1_000))).toEqual({ reply: JSON.stringify({ type: 'connection_ack' }) });
   });
 
   it('a chunked body (no Content-Length, so it cannot be sized up front) is answered 411', async () => {
