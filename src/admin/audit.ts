@@ -39,7 +39,10 @@ export async function writeAudit(
   });
 }
 
-/** Newest first; `before` is a (at, id) cursor of the last row already seen. */
+/**
+ * Newest first; `beforeAt` keeps the entries strictly older than that instant (a filter, not a
+ * cursor: entries of one instant are all in or all out; `auditKeysetPage` pages without gaps).
+ */
 export function auditPage(
   db: Db,
   params: { limit: number; action?: string | null; target?: string | null; beforeAt?: Date | null },
