@@ -27,8 +27,10 @@ export type QuotaRow = {
   requestsPerSecond: number;
   p50: number;
   p99: number;
-  /** The yoga hello figure at the same concurrency (the ratio's denominator). */
+  /** The yoga hello figure measured right before this run (the ratio's denominator). */
   ceiling?: number;
+  /** Every paired round's ratio to yoga hello, ascending (this row is the median one; lib/rounds.ts). */
+  ratios?: number[];
   /** Requests sent over the whole run (warm-up and tail included): the CPU figures are per request sent. */
   sentUnits: number;
   check: string;

@@ -111,6 +111,20 @@ function ingestTable(rows: Measured<IngestRow>[]): string[] {
   );
 }
 
+/** Every round's ratio, the median (this row's) in bold. */
+function roundsText(r: QuotaRow): string {
+  if (!r.ratios || r.ceiling === undefined) return '–';
+  const median = r.requestsPerSecond / r.ceiling;
+  let marked = false;
+  return r.ratios
+    .map((v) => {
+      if (marked || v !== median) return fixed(v);
+      marked = true;
+      return `**${fixed(v)}**`;
+    })
+    .join(' · ');
+}
+
 function quotaTable(rows: Measured<QuotaRow>[]): string[] {
   return table(
     [
@@ -120,6 +134,7 @@ function quotaTable(rows: Measured<QuotaRow>[]): string[] {
       'p50 ms',
       'p99 ms',
       'ratio to yoga hello',
+      'rounds: ratios (median bold)',
       'what',
       'check',
       'CPU µs / request: load · server · db',
@@ -132,6 +147,7 @@ function quotaTable(rows: Measured<QuotaRow>[]): string[] {
       fixed(r.p50),
       fixed(r.p99),
       r.target === 'yoga hello' ? '1 (ceiling)' : fixed(ratioOf(r, r.requestsPerSecond)),
+      roundsText(r),
       r.detail,
       r.check + (r.errors ? ` (errors: ${r.errors})` : ''),
       cpuPer(r, 1, 1_000_000),
@@ -344,6 +360,10 @@ export async function writeReport(report: Report, out = join(ROOT, 'docs', 'perf
     '',
     '- Every target is a graphql-yoga server in its own process on the same Node, driven by the same HTTP',
     '  client (node:http, keep-alive, one connection per client, closed loop) at the same concurrency.',
+    '- **Paired rounds**: the speed of this shared machine drifts by tens of percent within a minute, so each',
+    "  target is measured in several rounds, each run right after a yoga hello run of its own. A target's",
+    "  ratio is the median of its rounds' ratios (all listed), and its row shows that round's figures with",
+    '  the hello figure of the same round as its ceiling. The yoga hello row is the median of all its runs.',
     '- **yoga hello**: `type Query { hello: String }` and nothing else — the ceiling for any GraphQL request here.',
     '- **checkQuota**: `checkQuota(input: { orgId, metric: "api_calls", quantity: 1, consume: true, idempotencyKey })`',
     '  as the service, on pro orgs picked at random per request (how many: see the table); each must answer',

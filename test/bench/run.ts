@@ -5,8 +5,9 @@
  * Environment (all optional):
  *   BENCH_DATABASE_URL  PostgreSQL server to make a scratch database on (default postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_REDIS_URL     Redis for the rate-limiter-flexible peer (default redis://127.0.0.1:6379; skipped when it does not answer)
- *   BENCH_SECONDS       measured seconds per run (default 6 for ingest, 4 for quota); warm-up is a quarter of it, at least 1 s
- *   BENCH_BUDGET        seconds the suite aims to stay within (default 220): a run disturbed by other
+ *   BENCH_SECONDS       measured seconds per run (default 6 for ingest, 3 for quota); warm-up is a quarter of it, at least 1 s
+ *   BENCH_QUOTA_ROUNDS  paired rounds of each quota target (default 3), see test/bench/lib/rounds.ts
+ *   BENCH_BUDGET        seconds the suite aims to stay within (default 300): a run disturbed by other
  *                       processes is measured again only while the budget allows
  *   BENCH_RECALC_ORGS   orgs of the recalculateAllOverages benchmark (default 100000, the size of its goal)
  *   BENCH_SUBSCRIBERS   subscribers of the live fan-out benchmark (default 1000)
@@ -23,6 +24,7 @@ import { type IngestRow, ingestCeiling, ingestOverHttp, resetUsageTables } from 
 import { createScratchDatabase, describeEnvironment } from './lib/environment.ts';
 import { type CpuShares, interferenceMeter, waitForQuiet } from './lib/machine.ts';
 import { type MeterlineChild, startMeterline } from './lib/meterline.ts';
+import { medianRound, type Pair } from './lib/rounds.ts';
 import {
   benchCheckQuota,
   benchHello,
@@ -38,7 +40,9 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const seconds = (fallback: number) => Number(process.env.BENCH_SECONDS ?? fallback) * 1000;
 const timing = (durationMs: number) => ({ warmupMs: Math.max(1_000, durationMs / 4), durationMs });
 const INGEST = timing(seconds(6));
-const QUOTA = timing(seconds(4));
+const QUOTA = timing(seconds(3));
+/** Paired rounds of the quota targets (lib/rounds.ts): odd, for a true median. */
+const QUOTA_ROUNDS = Number(process.env.BENCH_QUOTA_ROUNDS ?? 3);
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? '')
     .split(',')
@@ -47,7 +51,7 @@ const ONLY = new Set(
 );
 /** Whether a part of the suite runs (every part when BENCH_ONLY is unset). */
 const runs = (part: 'ingest' | 'quota' | 'fanout' | 'pglite' | 'recalc') => ONLY.size === 0 || ONLY.has(part);
-const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 220) * 1000;
+const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 300) * 1000;
 const INGEST_CLIENTS = [4, 8];
 const QUOTA_CLIENTS = [16, 64];
 /** Orgs the quota decisions are spread over (a gateway serves many customers). */
@@ -142,6 +146,49 @@ async function extras(fanout: ExtraBenchmark | null): Promise<ExtraBenchmark[]> 
   return out;
 }
 
+/**
+ * The quota targets at one concurrency, in QUOTA_ROUNDS paired rounds (see lib/rounds.ts): each
+ * target run right after a yoga hello run of its own, the ratio the median of the rounds'. The
+ * hello row is the median of all its runs at this concurrency.
+ */
+async function quotaRounds(
+  server: MeterlineChild,
+  peers: Awaited<ReturnType<typeof startPeers>>,
+  concurrency: number,
+): Promise<Measured<QuotaRow>[]> {
+  const { rlf } = peers;
+  const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [
+    ['checkQuota', () => benchCheckQuota(server, concurrency, QUOTA, QUOTA_ORGS)],
+    ['verifyApiKey', () => benchVerifyApiKey(server, concurrency, QUOTA, QUOTA_ORGS)],
+  ];
+  if (rlf)
+    targets.push([
+      'rate-limiter-flexible (Redis)',
+      () => benchRateLimiterFlexible(rlf, REDIS_URL, concurrency, QUOTA, QUOTA_ORGS),
+    ]);
+  const pairs = new Map(targets.map(([name]) => [name, [] as Pair<Measured<QuotaRow>>[]]));
+  const hellos: Measured<QuotaRow>[] = [];
+  for (let round = 1; round <= QUOTA_ROUNDS; round++) {
+    for (const [name, run] of targets) {
+      const ceiling = await measured(`yoga hello, ${concurrency} clients (round ${round})`, () =>
+        benchHello(peers.hello, concurrency, QUOTA),
+      );
+      const target = await measured(`${name}, ${concurrency} clients (round ${round})`, run);
+      hellos.push(ceiling);
+      pairs.get(name)?.push({ ceiling, target });
+    }
+  }
+  const byRate = [...hellos].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  const hello = byRate[Math.floor((byRate.length - 1) / 2)]!;
+  const spread = `${int(byRate[0]!.requestsPerSecond)}–${int(byRate.at(-1)!.requestsPerSecond)}`;
+  return [
+    { ...hello, detail: `${hello.detail}; median of ${hellos.length} runs (${spread} requests/s)` },
+    ...targets.map(([name]) => medianRound(pairs.get(name) ?? [], (r) => r.requestsPerSecond)),
+  ];
+}
+
+const int = (v: number) => Math.round(v).toLocaleString('en-US');
+
 async function main() {
   log('Meterline benchmarks: measuring the environment...');
   const quiet = await waitForQuiet(30_000);
@@ -168,7 +215,8 @@ async function main() {
       `Ingest on PostgreSQL (${INGEST.durationMs / 1000} s per run after ${INGEST.warmupMs / 1000} s of warm-up):`,
     );
     const pairMs = 2 * (INGEST.durationMs + INGEST.warmupMs) + 8_000;
-    const quotaGroupMs = 4 * (QUOTA.durationMs + QUOTA.warmupMs) + 12_000;
+    // Each round: a hello run and a target run for each of three targets.
+    const quotaGroupMs = QUOTA_ROUNDS * (6 * (QUOTA.durationMs + QUOTA.warmupMs) + 3_000);
     const quotaMs = QUOTA_CLIENTS.length * quotaGroupMs;
     for (const concurrency of runs('ingest') ? INGEST_CLIENTS : []) {
       const later =
@@ -224,43 +272,7 @@ async function main() {
     const peers = await startPeers(env.redis ? REDIS_URL : null);
     try {
       for (const concurrency of runs('quota') ? QUOTA_CLIENTS : []) {
-        const rows = await group(
-          `quota with ${concurrency} clients`,
-          {
-            estimateMs: quotaGroupMs,
-            laterMs: (QUOTA_CLIENTS.length - QUOTA_CLIENTS.indexOf(concurrency) - 1) * quotaGroupMs + TAIL_MS,
-          },
-          async () => {
-            const hello = await measured(`yoga hello, ${concurrency} clients`, () =>
-              benchHello(peers.hello, concurrency, QUOTA),
-            );
-            const ceiling = hello.requestsPerSecond;
-            const measuredRows: Measured<QuotaRow>[] = [hello];
-            measuredRows.push({
-              ...(await measured(`checkQuota, ${concurrency} clients`, () =>
-                benchCheckQuota(server, concurrency, QUOTA, QUOTA_ORGS),
-              )),
-              ceiling,
-            });
-            measuredRows.push({
-              ...(await measured(`verifyApiKey, ${concurrency} clients`, () =>
-                benchVerifyApiKey(server, concurrency, QUOTA, QUOTA_ORGS),
-              )),
-              ceiling,
-            });
-            const rlf = peers.rlf;
-            if (rlf) {
-              measuredRows.push({
-                ...(await measured(`rate-limiter-flexible on Redis, ${concurrency} clients`, () =>
-                  benchRateLimiterFlexible(rlf, REDIS_URL, concurrency, QUOTA, QUOTA_ORGS),
-                )),
-                ceiling,
-              });
-            }
-            return measuredRows;
-          },
-        );
-        quota.push(...rows);
+        quota.push(...(await quotaRounds(server, peers, concurrency)));
       }
     } finally {
       await peers.stop();
