@@ -14,7 +14,7 @@ export type KeyIdentity = {
  * again), so an entry is never wrong about what the key is, only possibly about whether it still
  * works. That is never taken from here: a call made with an entry counts only through a write that
  * finds the key live (see ConsumeRequest.apiKey), and any other answer reads the key. Bounded:
- * the oldest entry goes first.
+ * the least recently used entry goes first, so a gateway's busy keys stay while one-off keys pass.
  */
 export class KeyIdentities {
   private readonly byHash = new Map<string, KeyIdentity>();
@@ -22,7 +22,13 @@ export class KeyIdentities {
   constructor(private readonly maxKeys = 10_000) {}
 
   get(keyHash: string): KeyIdentity | undefined {
-    return this.byHash.get(keyHash);
+    const identity = this.byHash.get(keyHash);
+    if (identity) {
+      // Last in the Map's insertion order: the most recently used.
+      this.byHash.delete(keyHash);
+      this.byHash.set(keyHash, identity);
+    }
+    return identity;
   }
 
   remember(keyHash: string, identity: KeyIdentity): void {
