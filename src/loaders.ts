@@ -87,31 +87,60 @@ const orgReader = concurrentReads(async (db, ids) => byId(ids, await orgsByIds(d
 
 /**
  * Per-request batch loaders: whatever number of orgs a query touches, each kind of row is read
- * with one SQL statement per batch.
+ * with one SQL statement per batch. Each loader is made when first used: most requests (a quota
+ * check, a usage report) use one or two of them.
  */
 export function createLoaders(db: Db) {
   let metrics: Promise<MetricRow[]> | undefined;
+  let org: DataLoader<string, OrgRow | null> | undefined;
+  let plan: DataLoader<string, PlanRow | null> | undefined;
+  let entitlementsByPlan: DataLoader<string, PlanEntitlementRow[]> | undefined;
+  let overridesByOrg: DataLoader<string, EntitlementOverrideRow[]> | undefined;
+  let membershipsByUser: DataLoader<string, MembershipRow[]> | undefined;
+  let membershipsByOrg: DataLoader<string, MembershipRow[]> | undefined;
+  let counters: ReturnType<typeof orgPeriodLoader<UsageCounterRow>> | undefined;
+  let overages: ReturnType<typeof orgPeriodLoader<OverageRow>> | undefined;
   return {
-    org: new DataLoader<string, OrgRow | null>(
-      (ids) => orgReader(db).loadMany(ids) as Promise<(OrgRow | null)[]>,
-    ),
-    plan: new DataLoader<string, PlanRow | null>(async (ids) =>
-      byId(ids, await plansByIds(db, ids), (r) => r.id),
-    ),
-    entitlementsByPlan: new DataLoader<string, PlanEntitlementRow[]>(async (ids) =>
-      groupBy(ids, await entitlementsByPlanIds(db, ids), (r) => r.planId, String),
-    ),
-    overridesByOrg: new DataLoader<string, EntitlementOverrideRow[]>(async (ids) =>
-      groupBy(ids, await overridesByOrgIds(db, ids), (r) => r.orgId, String),
-    ),
-    membershipsByUser: new DataLoader<string, MembershipRow[]>(async (ids) =>
-      groupBy(ids, await membershipsByUserIds(db, ids), (r) => r.userId, String),
-    ),
-    membershipsByOrg: new DataLoader<string, MembershipRow[]>(async (ids) =>
-      groupBy(ids, await membershipsByOrgIds(db, ids), (r) => r.orgId, String),
-    ),
-    counters: orgPeriodLoader<UsageCounterRow>((p) => countersForPeriods(db, p)),
-    overages: orgPeriodLoader<OverageRow>((p) => overagesForPeriods(db, p)),
+    get org() {
+      org ??= new DataLoader((ids) => orgReader(db).loadMany(ids) as Promise<(OrgRow | null)[]>);
+      return org;
+    },
+    get plan() {
+      plan ??= new DataLoader(async (ids) => byId(ids, await plansByIds(db, ids), (r) => r.id));
+      return plan;
+    },
+    get entitlementsByPlan() {
+      entitlementsByPlan ??= new DataLoader(async (ids) =>
+        groupBy(ids, await entitlementsByPlanIds(db, ids), (r) => r.planId, String),
+      );
+      return entitlementsByPlan;
+    },
+    get overridesByOrg() {
+      overridesByOrg ??= new DataLoader(async (ids) =>
+        groupBy(ids, await overridesByOrgIds(db, ids), (r) => r.orgId, String),
+      );
+      return overridesByOrg;
+    },
+    get membershipsByUser() {
+      membershipsByUser ??= new DataLoader(async (ids) =>
+        groupBy(ids, await membershipsByUserIds(db, ids), (r) => r.userId, String),
+      );
+      return membershipsByUser;
+    },
+    get membershipsByOrg() {
+      membershipsByOrg ??= new DataLoader(async (ids) =>
+        groupBy(ids, await membershipsByOrgIds(db, ids), (r) => r.orgId, String),
+      );
+      return membershipsByOrg;
+    },
+    get counters() {
+      counters ??= orgPeriodLoader<UsageCounterRow>((p) => countersForPeriods(db, p));
+      return counters;
+    },
+    get overages() {
+      overages ??= orgPeriodLoader<OverageRow>((p) => overagesForPeriods(db, p));
+      return overages;
+    },
     /** All metrics, read once per request. */
     metrics(): Promise<MetricRow[]> {
       // A drizzle query runs again on every `await`: keep the one real Promise, so it runs once.
