@@ -26,6 +26,16 @@ export function isConnectionLoss(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether PostgreSQL aborted the transaction to break a conflict with another: a deadlock
+ * (40P01) or a serialization failure (40001). Nothing of it was written, so running it again,
+ * whole, is safe (and usually succeeds: the other transaction has gone ahead).
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  for (const { code } of errorChain(error)) if (code === '40P01' || code === '40001') return true;
+  return false;
+}
+
 /** What we read of a database error: postgres.js names the constraint `constraint_name`, PGlite `constraint`. */
 type DatabaseErrorFields = {
   code?: unknown;

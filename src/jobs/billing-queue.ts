@@ -1,8 +1,7 @@
 import type PgBoss from 'pg-boss';
+import { isTransactionConflict } from '../db/connection-loss.ts';
 
 export const BILLING_RUN_QUEUE = 'billing-run';
-
-const DEADLOCK = '40P01';
 
 /**
  * Creates the billing run's queue (a no-op when it exists). Instances starting together on a
@@ -23,7 +22,7 @@ export async function createBillingRunQueue(boss: PgBoss): Promise<void> {
       });
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== DEADLOCK || attempt >= 5) throw error;
+      if (!isTransactionConflict(error) || attempt >= 5) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
     }
   }

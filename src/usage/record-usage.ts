@@ -5,6 +5,7 @@ import type { Entitlement } from '../billing/entitlements.ts';
 import { carryLateEventsForward } from '../billing/frozen-periods.ts';
 import type { Db } from '../db/client.ts';
 import { MAX_SAFE_BIGINT } from '../db/columns.ts';
+import { isTransactionConflict } from '../db/connection-loss.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
@@ -43,6 +44,9 @@ export type RecordUsageOutcome = {
 };
 
 type Candidate = { index: number; event: AcceptedUsageEvent; prepared: PreparedUsageEvent };
+
+/** How often a batch's transaction runs when PostgreSQL keeps aborting it to break conflicts. */
+const MAX_CONFLICT_TRIES = 3;
 
 /**
  * Records a batch of usage events exactly once. Bad events are returned in `rejected` with a
@@ -190,12 +194,24 @@ export async function recordUsage(
       const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
       return { attempted: toWrite.length, inserted: (await insertEventsAndCount(tx, toWrite)).inserted };
     });
+  // A transaction PostgreSQL aborted to break a conflict (a deadlock with a concurrent writer of
+  // the same ids and counters) wrote nothing: it runs again, whole, and the ids it finds recorded
+  // by the other count as duplicates.
+  const attempt = async (guardSafeUsage: boolean) => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await write(guardSafeUsage);
+      } catch (error) {
+        if (!isTransactionConflict(error) || tries >= MAX_CONFLICT_TRIES) throw error;
+      }
+    }
+  };
   let written: Awaited<ReturnType<typeof write>>;
   try {
-    written = await write(false);
+    written = await attempt(false);
   } catch (error) {
     if (!violatesSafeUsage(error)) throw error;
-    written = await write(true);
+    written = await attempt(true);
   }
   const { attempted, inserted } = written;
   // A repeat shares the fate of its first event: refused with it, it is no duplicate of a recorded one.
