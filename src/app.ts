@@ -83,6 +83,8 @@ function withInputCode(error: unknown): Error {
 
 export function createApp(deps: AppDeps): App {
   const { log } = deps;
+  // One limit for every way in: HTTP bodies and graphql-ws messages.
+  const maxBodyBytes = deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const apiKeyGate = createApiKeyGate({ db: deps.database.db, keys: deps.keys, clock: deps.clock });
   const yoga = createYoga({
     schema,
@@ -163,7 +165,7 @@ export function createApp(deps: AppDeps): App {
     res.setHeader('x-request-id', requestId);
     requestScope.run({ requestId }, () => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (refuseOversizedBody(req, res, deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) return;
+      if (refuseOversizedBody(req, res, maxBodyBytes)) return;
       const route = routes[path];
       const handle = route ? route(req, res) : yoga(req, res);
       Promise.resolve(handle).catch((error: unknown) => {
@@ -179,7 +181,7 @@ export function createApp(deps: AppDeps): App {
     path: '/graphql',
     yoga,
     log,
-    maxMessageBytes: deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxMessageBytes: maxBodyBytes,
     // The same credential as over HTTP, in the connection parameters: { authorization: 'Bearer ...' }.
     authenticate: async (authorization) => {
       const credential = typeof authorization === 'string' ? bearerCredential(authorization) : undefined;

@@ -34,6 +34,7 @@ export function stripeAmountOf(amountMinor: bigint): number {
     );
   return Number(amountMinor);
 }
+
 /** How long a worker holds claimed items: longer than a send can take (SDK timeout x items). */
 export const LEASE_MS = 5 * 60_000;
 

@@ -21,7 +21,8 @@ export const GOAL_EVENTS = 20_000;
 /** Lago's published figure for a Postgres-only deployment (batches of 100). */
 const LAGO_EVENTS = 10_000;
 
-const int = (v: number) => Math.round(v).toLocaleString('en-US');
+/** A whole number with thousands separators (en-US). */
+export const int = (v: number) => Math.round(v).toLocaleString('en-US');
 const fixed = (v: number | undefined, d = 2) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
 const pct = (v: number) => `${Math.round(v * 100)} %`;
 const ratioOf = (r: { ceiling?: number }, value: number) => (r.ceiling ? value / r.ceiling : undefined);

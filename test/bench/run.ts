@@ -33,7 +33,7 @@ import {
   type QuotaRow,
   startPeers,
 } from './quota.ts';
-import { printTables, writeReport } from './report.ts';
+import { int, printTables, writeReport } from './report.ts';
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -186,8 +186,6 @@ async function quotaRounds(
     ...targets.map(([name]) => medianRound(pairs.get(name) ?? [], (r) => r.requestsPerSecond)),
   ];
 }
-
-const int = (v: number) => Math.round(v).toLocaleString('en-US');
 
 async function main() {
   log('Meterline benchmarks: measuring the environment...');
