@@ -3,13 +3,10 @@
  * the ceiling of the same SQL (`insertEventsAndCount`, compiled from src so it never drifts) sent
  * straight to PostgreSQL with postgres.js, same batches, same concurrency, same tables.
  */
-import type { SQL } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
-import postgres from 'postgres';
-import type { Db } from '../../src/db/client.ts';
+import type postgres from 'postgres';
 import type { OrgRow } from '../../src/orgs/repository.ts';
 import { prepareEvent } from '../../src/usage/ingest.ts';
-import { insertEventsAndCount, type PreparedUsageEvent } from '../../src/usage/repository.ts';
+import type { PreparedUsageEvent } from '../../src/usage/repository.ts';
 import { type LoadResult, quantile, runLoad, runLoop } from './lib/load.ts';
 import {
   BENCH_SERVICE_TOKEN,
@@ -18,6 +15,7 @@ import {
   type MeterlineChild,
   usedOf,
 } from './lib/meterline.ts';
+import { compiledInsert, prepareUtcEvent, statementClient } from './lib/usage-statement.ts';
 
 export const BATCH = 1_000;
 /** Each client sends the events of its own orgs (a service sharded by tenant). */
@@ -279,40 +277,17 @@ async function orgUuids(sql: postgres.Sql, orgs: BenchOrg[]): Promise<string[]> 
 
 const bigintAsText = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
 
-/**
- * What `prepareEvent` makes of an event of an org billed in UTC from the 1st, by plain date
- * arithmetic: the ceiling leaves out the server's per-event time-zone work (see the report).
- */
+/** The ceiling's shortcut of `prepareEvent` (checked against it on every batch). */
 function prepareUtc(e: RawEvent, orgId: string): PreparedUsageEvent {
-  const d = e.at;
-  const start = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
-  const end = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
-  return {
+  return prepareUtcEvent({
     orgId,
     eventId: e.id,
     metricKey: e.metric,
     quantity: BigInt(e.quantity),
-    occurredAt: d,
-    periodStart: start,
-    periodEnd: end,
-    day: d.toISOString().slice(0, 10),
+    at: e.at,
     endpoint: e.endpoint,
     properties: { endpoint: e.endpoint, region: 'eu-west-1' },
-  };
-}
-
-/** The SQL `insertEventsAndCount` sends for these events, compiled by drizzle as the server does. */
-async function compiledInsert(events: Parameters<typeof insertEventsAndCount>[1]) {
-  let captured: SQL | undefined;
-  const recorder = {
-    execute: async (query: SQL) => {
-      captured = query;
-      return [];
-    },
-  } as unknown as Db;
-  await insertEventsAndCount(recorder, events);
-  if (!captured) throw new Error('insertEventsAndCount sent no SQL');
-  return new PgDialect().sqlToQuery(captured);
+  });
 }
 
 /**
@@ -343,20 +318,7 @@ export async function ingestCeiling(params: {
       { id: r.id, billingAnchorDay: r.billing_anchor_day, billingTimezone: r.billing_timezone } as OrgRow,
     ]),
   );
-  const client = postgres(params.databaseUrl, { max: concurrency, onnotice: () => {} });
-  // As drizzle configures its postgres.js client (drizzle-orm/postgres-js/driver.js): dates and
-  // JSON go over the wire as the text drizzle made, so the statement is byte for byte the server's.
-  const asIs = (v: unknown) => v;
-  const { parsers, serializers } = client.options as unknown as {
-    parsers: Record<string, (v: unknown) => unknown>;
-    serializers: Record<string, (v: unknown) => unknown>;
-  };
-  for (const oid of ['1184', '1082', '1083', '1114', '1182', '1185', '1115', '1231']) {
-    parsers[oid] = asIs;
-    serializers[oid] = asIs;
-  }
-  serializers['114'] = asIs;
-  serializers['3802'] = asIs;
+  const client = statementClient(params.databaseUrl, concurrency);
   const tag = `c${Date.now().toString(36)}`;
   const tally = new Tally();
   try {

@@ -5,12 +5,20 @@
  * - `rlf-redis`: the same yoga server with one mutation that makes a quota decision with
  *   rate-limiter-flexible on Redis (a counter per org over a monthly window): what a quota check
  *   costs when the count lives in Redis (not durable, no ledger) instead of PostgreSQL.
- * Usage: peer-server.ts <hello|rlf-redis>; env PORT, REDIS_URL, BENCH_KEY_PREFIX.
+ * - `durable-floor`: the same yoga server with one mutation that records a consumption the cheapest
+ *   way a durable, exactly-once consume can be made here: the consumptions that arrive together
+ *   are written by one statement, Meterline's own (`insertEventsAndCount`: the ledger row, its
+ *   period counter and its daily aggregate), committed before any of them is answered, two batches
+ *   in flight at most, as Meterline's ConsumptionQueue does. Nothing else: no authentication, no
+ *   catalog, no decision, no validation. What any checkQuota here could at best reach.
+ * Usage: peer-server.ts <hello|rlf-redis|durable-floor>; env PORT, REDIS_URL, BENCH_KEY_PREFIX,
+ * DATABASE_URL (durable-floor: a Meterline database).
  */
 import { createServer } from 'node:http';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { compiledInsert, prepareUtcEvent, statementClient } from './lib/usage-statement.ts';
 
 const mode = process.argv[2];
 const port = Number(process.env.PORT);
@@ -55,6 +63,66 @@ function rateLimiterSchema(limiter: RateLimiterRedis) {
   });
 }
 
+type Consumption = { orgId: string; eventId: string; answer(used: string): void; fail(e: unknown): void };
+
+/** Group commit of consumptions, each answered with its org's api_calls counter after the write. */
+function durableFloorSchema(databaseUrl: string) {
+  const sql = statementClient(databaseUrl, 2);
+  let waiting: Consumption[] = [];
+  let lanes = 0;
+  const lane = async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (waiting.length > 0) {
+        const batch = waiting;
+        waiting = [];
+        const at = new Date();
+        const events = batch.map((c) =>
+          prepareUtcEvent({
+            orgId: c.orgId,
+            eventId: c.eventId,
+            metricKey: 'api_calls',
+            quantity: 1n,
+            at,
+            endpoint: '',
+            properties: null,
+          }),
+        );
+        try {
+          const query = await compiledInsert(events);
+          const rows = await sql.unsafe(query.sql, query.params as never[], { prepare: true });
+          const used = new Map<string, string>();
+          for (const r of rows) if (r.kind === 'counter') used.set(r.org_id as string, String(r.value));
+          for (const c of batch) c.answer(used.get(c.orgId) ?? 'not counted');
+        } catch (error) {
+          for (const c of batch) c.fail(error);
+        }
+      }
+    } finally {
+      lanes--;
+    }
+  };
+  return createSchema({
+    typeDefs: /* GraphQL */ `
+      type Query { hello: String }
+      type Mutation { consume(orgId: ID!, idempotencyKey: String!): String! }
+    `,
+    resolvers: {
+      Query: { hello: () => 'world' },
+      Mutation: {
+        consume: (_: unknown, args: { orgId: string; idempotencyKey: string }) =>
+          new Promise<string>((answer, fail) => {
+            waiting.push({ orgId: args.orgId, eventId: args.idempotencyKey, answer, fail });
+            if (lanes < 2) {
+              lanes++;
+              void lane();
+            }
+          }),
+      },
+    },
+  });
+}
+
 let redis: Redis | undefined;
 let schema: ReturnType<typeof createSchema>;
 if (mode === 'hello') {
@@ -70,8 +138,10 @@ if (mode === 'hello') {
     duration: 3_600,
   });
   schema = rateLimiterSchema(limiter);
+} else if (mode === 'durable-floor' && process.env.DATABASE_URL) {
+  schema = durableFloorSchema(process.env.DATABASE_URL);
 } else {
-  console.error('usage: peer-server.ts <hello|rlf-redis>');
+  console.error('usage: peer-server.ts <hello|rlf-redis|durable-floor> (durable-floor needs DATABASE_URL)');
   process.exit(64);
 }
 

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { orgIdFromInput } from '../../src/orgs/org-id.ts';
 import { type Child, freePort, startChild } from './lib/children.ts';
 import { type LoadResult, quantile, runLoad } from './lib/load.ts';
 import {
@@ -18,7 +19,12 @@ import {
   usedOf,
 } from './lib/meterline.ts';
 
-export type QuotaTarget = 'yoga hello' | 'checkQuota' | 'verifyApiKey' | 'rate-limiter-flexible (Redis)';
+export type QuotaTarget =
+  | 'yoga hello'
+  | 'durable floor'
+  | 'checkQuota'
+  | 'verifyApiKey'
+  | 'rate-limiter-flexible (Redis)';
 
 export type QuotaRow = {
   target: QuotaTarget;
@@ -44,6 +50,7 @@ const CHECK_QUOTA =
   'mutation ($input: CheckQuotaInput!) { checkQuota(input: $input) { allowed reason used remaining consumed } }';
 const VERIFY =
   'mutation ($input: VerifyApiKeyInput!) { verifyApiKey(input: $input) { valid code rateLimit { remaining } quota { allowed reason used } } }';
+const FLOOR = 'mutation ($orgId: ID!, $key: String!) { consume(orgId: $orgId, idempotencyKey: $key) }';
 const RLF =
   'mutation ($orgId: ID!, $quantity: Int!) { consume(orgId: $orgId, quantity: $quantity) { allowed used remaining } }';
 
@@ -109,9 +116,16 @@ async function checkUsed(
     : { check: `FAILED: ${problems.slice(0, 3).join('; ')}`, checkOk: false };
 }
 
-/** The yoga "hello" server and the rate-limiter-flexible peer, each in its own process. */
-export async function startPeers(redisUrl: string | null): Promise<{
+/**
+ * The yoga "hello" server, the durable floor on Meterline's database (when `databaseUrl` is
+ * given) and the rate-limiter-flexible peer (with Redis), each in its own process.
+ */
+export async function startPeers(
+  redisUrl: string | null,
+  databaseUrl: string | null = null,
+): Promise<{
   hello: Child;
+  floor: Child | null;
   rlf: (Child & { prefix: string }) | null;
   stop(): Promise<void>;
 }> {
@@ -122,6 +136,15 @@ export async function startPeers(redisUrl: string | null): Promise<{
     readyPath: '/ready',
     env: { PORT: String(await freePort()), NODE_ENV: 'production' },
   });
+  const floor = databaseUrl
+    ? await startChild({
+        name: 'durable floor',
+        entry: 'test/bench/peer-server.ts',
+        args: ['durable-floor'],
+        readyPath: '/ready',
+        env: { PORT: String(await freePort()), NODE_ENV: 'production', DATABASE_URL: databaseUrl },
+      })
+    : null;
   let rlf: (Child & { prefix: string }) | null = null;
   if (redisUrl) {
     const prefix = `meterline-bench-${process.pid}-${Date.now().toString(36)}`;
@@ -141,9 +164,10 @@ export async function startPeers(redisUrl: string | null): Promise<{
   }
   return {
     hello,
+    floor,
     rlf,
     async stop() {
-      await Promise.all([hello.stop(), rlf?.stop()]);
+      await Promise.all([hello.stop(), floor?.stop(), rlf?.stop()]);
     },
   };
 }
@@ -168,6 +192,49 @@ export async function benchHello(hello: Child, concurrency: number, timing: Quot
     check: `OK: ${answered.toLocaleString('en-US')} answers "world"`,
     checkOk: r.errors.size === 0,
   });
+}
+
+/**
+ * The durable floor (peer-server.ts): the same pro orgs and requests as checkQuota's, each
+ * consumption written by Meterline's statement before it is answered; afterwards each org's
+ * `used`, read through Meterline's API, must equal the consumptions answered.
+ */
+export async function benchDurableFloor(
+  floor: Child,
+  server: MeterlineChild,
+  concurrency: number,
+  timing: QuotaTiming,
+  orgCount: number,
+): Promise<QuotaRow> {
+  const orgs = await createOrgs(server, 'pro', orgCount);
+  const uuids = orgs.map((o) => orgIdFromInput(o.id));
+  const counts = new Counts();
+  const pending = new Map<number, number>();
+  const r = await runLoad({
+    url: floor.url,
+    concurrency,
+    ...timing,
+    next(worker) {
+      const org = Math.floor(Math.random() * orgs.length);
+      pending.set(worker, org);
+      return {
+        body: JSON.stringify({ query: FLOOR, variables: { orgId: uuids[org], key: randomUUID() } }),
+      };
+    },
+    judge(status, text, _shot, worker) {
+      const data = parse<{ consume: string }>(status, text);
+      if (typeof data === 'string') return { error: data };
+      if (!/^\d+$/.test(data.consume)) return { error: `not counted: ${data.consume}` };
+      counts.add(pending.get(worker) ?? -1);
+      return { units: 1 };
+    },
+  });
+  return row(
+    'durable floor',
+    `the checkQuota requests' consumption written by Meterline's statement, group-committed; nothing else`,
+    r,
+    await checkUsed(server, orgs, counts, 'consumptions answered'),
+  );
 }
 
 /** Pro orgs, a random one per request: `checkQuota(api_calls, 1, consume, idempotencyKey)` as the service. */

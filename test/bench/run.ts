@@ -7,7 +7,7 @@
  *   BENCH_REDIS_URL     Redis for the rate-limiter-flexible peer (default redis://127.0.0.1:6379; skipped when it does not answer)
  *   BENCH_SECONDS       measured seconds per run (default 6 for ingest, 3 for quota); warm-up is a quarter of it, at least 1 s
  *   BENCH_QUOTA_ROUNDS  paired rounds of each quota target (default 3), see test/bench/lib/rounds.ts
- *   BENCH_BUDGET        seconds the suite aims to stay within (default 300): a run disturbed by other
+ *   BENCH_BUDGET        seconds the suite aims to stay within (default 360): a run disturbed by other
  *                       processes is measured again only while the budget allows
  *   BENCH_RECALC_ORGS   orgs of the recalculateAllOverages benchmark (default 100000, the size of its goal)
  *   BENCH_SUBSCRIBERS   subscribers of the live fan-out benchmark (default 1000)
@@ -27,6 +27,7 @@ import { type MeterlineChild, startMeterline } from './lib/meterline.ts';
 import { medianRound, type Pair } from './lib/rounds.ts';
 import {
   benchCheckQuota,
+  benchDurableFloor,
   benchHello,
   benchRateLimiterFlexible,
   benchVerifyApiKey,
@@ -51,7 +52,7 @@ const ONLY = new Set(
 );
 /** Whether a part of the suite runs (every part when BENCH_ONLY is unset). */
 const runs = (part: 'ingest' | 'quota' | 'fanout' | 'pglite' | 'recalc') => ONLY.size === 0 || ONLY.has(part);
-const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 300) * 1000;
+const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 360) * 1000;
 const INGEST_CLIENTS = [4, 8];
 const QUOTA_CLIENTS = [16, 64];
 /** Orgs the quota decisions are spread over (a gateway serves many customers). */
@@ -157,10 +158,14 @@ async function quotaRounds(
   concurrency: number,
 ): Promise<Measured<QuotaRow>[]> {
   const { rlf } = peers;
-  const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [
+  const { floor } = peers;
+  const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [];
+  if (floor)
+    targets.push(['durable floor', () => benchDurableFloor(floor, server, concurrency, QUOTA, QUOTA_ORGS)]);
+  targets.push(
     ['checkQuota', () => benchCheckQuota(server, concurrency, QUOTA, QUOTA_ORGS)],
     ['verifyApiKey', () => benchVerifyApiKey(server, concurrency, QUOTA, QUOTA_ORGS)],
-  ];
+  );
   if (rlf)
     targets.push([
       'rate-limiter-flexible (Redis)',
@@ -213,8 +218,8 @@ async function main() {
       `Ingest on PostgreSQL (${INGEST.durationMs / 1000} s per run after ${INGEST.warmupMs / 1000} s of warm-up):`,
     );
     const pairMs = 2 * (INGEST.durationMs + INGEST.warmupMs) + 8_000;
-    // Each round: a hello run and a target run for each of three targets.
-    const quotaGroupMs = QUOTA_ROUNDS * (6 * (QUOTA.durationMs + QUOTA.warmupMs) + 3_000);
+    // Each round: a hello run and a target run for each of four targets.
+    const quotaGroupMs = QUOTA_ROUNDS * (8 * (QUOTA.durationMs + QUOTA.warmupMs) + 4_000);
     const quotaMs = QUOTA_CLIENTS.length * quotaGroupMs;
     for (const concurrency of runs('ingest') ? INGEST_CLIENTS : []) {
       const later =
@@ -267,7 +272,7 @@ async function main() {
       `Quota decisions (${QUOTA.durationMs / 1000} s per run after ${QUOTA.warmupMs / 1000} s of warm-up):`,
     );
     await resetUsageTables(sql);
-    const peers = await startPeers(env.redis ? REDIS_URL : null);
+    const peers = await startPeers(env.redis ? REDIS_URL : null, scratch.url);
     try {
       for (const concurrency of runs('quota') ? QUOTA_CLIENTS : []) {
         quota.push(...(await quotaRounds(server, peers, concurrency)));
