@@ -50,6 +50,8 @@ export type IngestRow = {
   batchP99: number;
   /** Events/s of the ceiling at the same concurrency; the ratio is eventsPerSecond / ceiling. */
   ceiling?: number;
+  /** Every paired round's ratio to the ceiling, ascending (this row is the median one; lib/rounds.ts). */
+  ratios?: number[];
   /** Events sent over the whole run (warm-up and tail included): the CPU figures are per event sent. */
   sentUnits: number;
   check: string;

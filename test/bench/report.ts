@@ -92,6 +92,7 @@ function ingestTable(rows: Measured<IngestRow>[]): string[] {
       'batch p50 ms',
       'batch p99 ms',
       'ratio to ceiling',
+      'rounds: ratios (median bold)',
       'counter check',
       'CPU ms / 1,000 events: load · server · db',
       'CPU % load · server · db · other',
@@ -105,6 +106,7 @@ function ingestTable(rows: Measured<IngestRow>[]): string[] {
       fixed(r.batchP50, 1),
       fixed(r.batchP99, 1),
       r.database === 'PostgreSQL' ? fixed(ratioOf(r, r.eventsPerSecond)) : '–',
+      roundsText(r, r.eventsPerSecond),
       r.check + (r.errors ? ` (errors: ${r.errors})` : ''),
       cpuPer(r, 1_000, 1_000),
       cpuText(r.interference),
@@ -112,10 +114,10 @@ function ingestTable(rows: Measured<IngestRow>[]): string[] {
   );
 }
 
-/** Every round's ratio, the median (this row's) in bold. */
-function roundsText(r: QuotaRow): string {
+/** Every round's ratio, the median (this row's, `value` over its ceiling) in bold. */
+function roundsText(r: { ratios?: number[]; ceiling?: number }, value: number): string {
   if (!r.ratios || r.ceiling === undefined) return '–';
-  const median = r.requestsPerSecond / r.ceiling;
+  const median = value / r.ceiling;
   let marked = false;
   return r.ratios
     .map((v) => {
@@ -148,7 +150,7 @@ function quotaTable(rows: Measured<QuotaRow>[]): string[] {
       fixed(r.p50),
       fixed(r.p99),
       r.target === 'yoga hello' ? '1 (ceiling)' : fixed(ratioOf(r, r.requestsPerSecond)),
-      roundsText(r),
+      roundsText(r, r.requestsPerSecond),
       r.detail,
       r.check + (r.errors ? ` (errors: ${r.errors})` : ''),
       cpuPer(r, 1, 1_000_000),
@@ -357,6 +359,9 @@ export async function writeReport(report: Report, out = join(ROOT, 'docs', 'perf
     '  with the very statement `insertEventsAndCount` (src/usage/repository.ts) sends — compiled from src by',
     "  drizzle's dialect, so it cannot drift — one transaction per batch, the same number of connections:",
     '  everything recordUsage does minus HTTP, GraphQL, validation and the per-event time-zone work.',
+    '- **Paired rounds**, as for the quota decisions below: at each concurrency the ceiling and recordUsage run',
+    "  in turn several times; recordUsage's ratio is the median of the rounds' (all listed), and the ceiling row",
+    "  shown is that round's. The pro-org run is compared with the ceiling row of its concurrency.",
     '- Before each run the usage tables are emptied and PostgreSQL checkpoints, so every run starts alike;',
     '  after each run the ledger rows, the period counters, the daily aggregates and `Org.usage.used` (through',
     '  the API) are compared with the events acknowledged: the "counter check" column.',

@@ -5,9 +5,10 @@
  * Environment (all optional):
  *   BENCH_DATABASE_URL  PostgreSQL server to make a scratch database on (default postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_REDIS_URL     Redis for the rate-limiter-flexible peer (default redis://127.0.0.1:6379; skipped when it does not answer)
- *   BENCH_SECONDS       measured seconds per run (default 6 for ingest, 3 for quota); warm-up is a quarter of it, at least 1 s
+ *   BENCH_SECONDS       measured seconds per run (default 4 for ingest, 3 for quota); warm-up is a quarter of it, at least 1 s
+ *   BENCH_INGEST_ROUNDS paired rounds of the ingest ceiling and recordUsage (default 3), see test/bench/lib/rounds.ts
  *   BENCH_QUOTA_ROUNDS  paired rounds of each quota target (default 3), see test/bench/lib/rounds.ts
- *   BENCH_BUDGET        seconds the suite aims to stay within (default 360): a run disturbed by other
+ *   BENCH_BUDGET        seconds the suite aims to stay within (default 420): a run disturbed by other
  *                       processes is measured again only while the budget allows
  *   BENCH_RECALC_ORGS   orgs of the recalculateAllOverages benchmark (default 100000, the size of its goal)
  *   BENCH_SUBSCRIBERS   subscribers of the live fan-out benchmark (default 1000)
@@ -40,8 +41,10 @@ const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const seconds = (fallback: number) => Number(process.env.BENCH_SECONDS ?? fallback) * 1000;
 const timing = (durationMs: number) => ({ warmupMs: Math.max(1_000, durationMs / 4), durationMs });
-const INGEST = timing(seconds(6));
+const INGEST = timing(seconds(4));
 const QUOTA = timing(seconds(3));
+/** Paired rounds of the ingest ceiling and recordUsage (lib/rounds.ts): odd, for a true median. */
+const INGEST_ROUNDS = Number(process.env.BENCH_INGEST_ROUNDS ?? 3);
 /** Paired rounds of the quota targets (lib/rounds.ts): odd, for a true median. */
 const QUOTA_ROUNDS = Number(process.env.BENCH_QUOTA_ROUNDS ?? 3);
 const ONLY = new Set(
@@ -52,7 +55,7 @@ const ONLY = new Set(
 );
 /** Whether a part of the suite runs (every part when BENCH_ONLY is unset). */
 const runs = (part: 'ingest' | 'quota' | 'fanout' | 'pglite' | 'recalc') => ONLY.size === 0 || ONLY.has(part);
-const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 360) * 1000;
+const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 420) * 1000;
 const INGEST_CLIENTS = [4, 8];
 const QUOTA_CLIENTS = [16, 64];
 /** Orgs the quota decisions are spread over (a gateway serves many customers). */
@@ -148,6 +151,43 @@ async function extras(fanout: ExtraBenchmark | null): Promise<ExtraBenchmark[]> 
 }
 
 /**
+ * The ingest ceiling and recordUsage at one concurrency, in INGEST_ROUNDS paired rounds (see
+ * lib/rounds.ts): each recordUsage run right after a ceiling run of its own, on emptied tables.
+ * recordUsage's ratio is the median of the rounds'; the ceiling row shown is that round's.
+ */
+async function ingestRounds(
+  server: MeterlineChild,
+  databaseUrl: string,
+  sql: postgres.Sql,
+  concurrency: number,
+): Promise<Measured<IngestRow>[]> {
+  const pairs: Pair<Measured<IngestRow>>[] = [];
+  for (let round = 1; round <= INGEST_ROUNDS; round++) {
+    await resetUsageTables(sql);
+    const ceiling = await measured(`ceiling, ${concurrency} connections (round ${round})`, () =>
+      ingestCeiling({ server, databaseUrl, plan: 'enterprise', concurrency, timing: INGEST, sql }),
+    );
+    await resetUsageTables(sql);
+    const target = await measured(
+      `recordUsage, ${concurrency} clients, enterprise orgs (round ${round})`,
+      () =>
+        ingestOverHttp({
+          server,
+          plan: 'enterprise',
+          concurrency,
+          timing: INGEST,
+          sql,
+          label: 'enterprise orgs',
+        }),
+    );
+    pairs.push({ ceiling, target });
+  }
+  const http = medianRound(pairs, (r) => r.eventsPerSecond);
+  const ceiling = pairs.find((p) => p.ceiling.eventsPerSecond === http.ceiling)!.ceiling;
+  return [ceiling, http];
+}
+
+/**
  * The quota targets at one concurrency, in QUOTA_ROUNDS paired rounds (see lib/rounds.ts): each
  * target run right after a yoga hello run of its own, the ratio the median of the rounds'. The
  * hello row is the median of all its runs at this concurrency.
@@ -217,7 +257,8 @@ async function main() {
     progress(
       `Ingest on PostgreSQL (${INGEST.durationMs / 1000} s per run after ${INGEST.warmupMs / 1000} s of warm-up):`,
     );
-    const pairMs = 2 * (INGEST.durationMs + INGEST.warmupMs) + 8_000;
+    const runMs = INGEST.durationMs + INGEST.warmupMs + 4_000;
+    const pairMs = INGEST_ROUNDS * 2 * runMs;
     // Each round: a hello run and a target run for each of four targets.
     const quotaGroupMs = QUOTA_ROUNDS * (8 * (QUOTA.durationMs + QUOTA.warmupMs) + 4_000);
     const quotaMs = QUOTA_CLIENTS.length * quotaGroupMs;
@@ -227,31 +268,7 @@ async function main() {
       const pair = await group(
         `ingest with ${concurrency} clients`,
         { estimateMs: pairMs, laterMs: later },
-        async () => {
-          await resetUsageTables(sql);
-          const ceiling = await measured(`ceiling, ${concurrency} connections`, () =>
-            ingestCeiling({
-              server,
-              databaseUrl: scratch.url,
-              plan: 'enterprise',
-              concurrency,
-              timing: INGEST,
-              sql,
-            }),
-          );
-          await resetUsageTables(sql);
-          const http = await measured(`recordUsage, ${concurrency} clients, enterprise orgs`, () =>
-            ingestOverHttp({
-              server,
-              plan: 'enterprise',
-              concurrency,
-              timing: INGEST,
-              sql,
-              label: 'enterprise orgs',
-            }),
-          );
-          return [ceiling, { ...http, ceiling: ceiling.eventsPerSecond }];
-        },
+        () => ingestRounds(server, scratch.url, sql, concurrency),
       );
       ingest.push(...pair);
     }
@@ -259,7 +276,7 @@ async function main() {
       const concurrency = INGEST_CLIENTS.at(-1) ?? 8;
       const ceiling = ingest.find((r) => r.path === 'postgres.js ceiling' && r.concurrency === concurrency);
       await resetUsageTables(sql);
-      const time = { estimateMs: pairMs / 2, laterMs: quotaMs + TAIL_MS };
+      const time = { estimateMs: runMs, laterMs: quotaMs + TAIL_MS };
       const [pro] = await group(`pro orgs with ${concurrency} clients`, time, async () => [
         await measured(`recordUsage, ${concurrency} clients, pro orgs`, () =>
           ingestOverHttp({ server, plan: 'pro', concurrency, timing: INGEST, sql, label: 'pro orgs' }),
