@@ -5,12 +5,12 @@
  * - `rlf-redis`: the same yoga server with one mutation that makes a quota decision with
  *   rate-limiter-flexible on Redis (a counter per org over a monthly window): what a quota check
  *   costs when the count lives in Redis (not durable, no ledger) instead of PostgreSQL.
- * - `durable-floor`: the same yoga server with one mutation that records a consumption the cheapest
- *   way a durable, exactly-once consume can be made here: the consumptions that arrive together
- *   are written by one statement, Meterline's own (`insertEventsAndCount`: the ledger row, its
- *   period counter and its daily aggregate), committed before any of them is answered, two batches
- *   in flight at most, as Meterline's ConsumptionQueue does. Nothing else: no authentication, no
- *   catalog, no decision, no validation. What any checkQuota here could at best reach.
+ * - `durable-floor`: the same yoga server with one mutation that records a consumption Meterline's
+ *   way and does nothing else: the consumptions that arrive together are written by one statement,
+ *   Meterline's own (`insertEventsAndCount`: the ledger row, its period counter and its daily
+ *   aggregate), committed before any of them is answered, two batches in flight at most, as
+ *   Meterline's ConsumptionQueue does. No authentication, no catalog, no decision, no validation:
+ *   what checkQuota would reach if all its other work were free.
  * Usage: peer-server.ts <hello|rlf-redis|durable-floor>; env PORT, REDIS_URL, BENCH_KEY_PREFIX,
  * DATABASE_URL (durable-floor: a Meterline database).
  */
