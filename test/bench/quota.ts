@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { orgIdFromInput } from '../../src/orgs/org-id.ts';
 import { type Child, freePort, startChild } from './lib/children.ts';
-import { type LoadResult, quantile, runLoad } from './lib/load.ts';
+import { type LoadResult, quantile, runLoad, type Shot } from './lib/load.ts';
 import {
   BENCH_SERVICE_TOKEN,
   type BenchOrg,
@@ -195,9 +195,47 @@ export async function benchHello(hello: Child, concurrency: number, timing: Quot
 }
 
 /**
+ * One consumption per request on a random one of `orgCount` new pro orgs, sent to `url`; the
+ * consumptions answered are counted per org, and afterwards each org's `used`, read through
+ * Meterline's API, must equal them. `consumed` reads an answer: null when it counted, else why not.
+ */
+async function consumeOnRandomOrgs<T>(params: {
+  server: MeterlineChild;
+  url: string;
+  concurrency: number;
+  timing: QuotaTiming;
+  orgCount: number;
+  request(org: BenchOrg): Shot;
+  consumed(data: T): string | null;
+  what: string;
+}): Promise<{ r: LoadResult; check: { check: string; checkOk: boolean } }> {
+  const orgs = await createOrgs(params.server, 'pro', params.orgCount);
+  const counts = new Counts();
+  const pending = new Map<number, number>();
+  const r = await runLoad({
+    url: params.url,
+    concurrency: params.concurrency,
+    ...params.timing,
+    next(worker) {
+      const org = Math.floor(Math.random() * orgs.length);
+      pending.set(worker, org);
+      return params.request(orgs[org]!);
+    },
+    judge(status, text, _shot, worker) {
+      const data = parse<T>(status, text);
+      if (typeof data === 'string') return { error: data };
+      const refused = params.consumed(data);
+      if (refused !== null) return { error: refused };
+      counts.add(pending.get(worker) ?? -1);
+      return { units: 1 };
+    },
+  });
+  return { r, check: await checkUsed(params.server, orgs, counts, params.what) };
+}
+
+/**
  * The durable floor (peer-server.ts): the same pro orgs and requests as checkQuota's, each
- * consumption written by Meterline's statement before it is answered; afterwards each org's
- * `used`, read through Meterline's API, must equal the consumptions answered.
+ * consumption written by Meterline's statement before it is answered.
  */
 export async function benchDurableFloor(
   floor: Child,
@@ -206,34 +244,29 @@ export async function benchDurableFloor(
   timing: QuotaTiming,
   orgCount: number,
 ): Promise<QuotaRow> {
-  const orgs = await createOrgs(server, 'pro', orgCount);
-  const uuids = orgs.map((o) => orgIdFromInput(o.id));
-  const counts = new Counts();
-  const pending = new Map<number, number>();
-  const r = await runLoad({
+  // The floor takes the org's row id: decoded once per org, not per request.
+  const rowIds = new Map<string, string | undefined>();
+  const rowId = (org: BenchOrg) => {
+    if (!rowIds.has(org.id)) rowIds.set(org.id, orgIdFromInput(org.id));
+    return rowIds.get(org.id);
+  };
+  const { r, check } = await consumeOnRandomOrgs<{ consume: string }>({
+    server,
     url: floor.url,
     concurrency,
-    ...timing,
-    next(worker) {
-      const org = Math.floor(Math.random() * orgs.length);
-      pending.set(worker, org);
-      return {
-        body: JSON.stringify({ query: FLOOR, variables: { orgId: uuids[org], key: randomUUID() } }),
-      };
-    },
-    judge(status, text, _shot, worker) {
-      const data = parse<{ consume: string }>(status, text);
-      if (typeof data === 'string') return { error: data };
-      if (!/^\d+$/.test(data.consume)) return { error: `not counted: ${data.consume}` };
-      counts.add(pending.get(worker) ?? -1);
-      return { units: 1 };
-    },
+    timing,
+    orgCount,
+    request: (org) => ({
+      body: JSON.stringify({ query: FLOOR, variables: { orgId: rowId(org), key: randomUUID() } }),
+    }),
+    consumed: (data) => (/^\d+$/.test(data.consume) ? null : `not counted: ${data.consume}`),
+    what: 'consumptions answered',
   });
   return row(
     'durable floor',
     `the checkQuota requests' consumption written by Meterline's statement, group-committed; nothing else`,
     r,
-    await checkUsed(server, orgs, counts, 'consumptions answered'),
+    check,
   );
 }
 
@@ -244,50 +277,32 @@ export async function benchCheckQuota(
   timing: QuotaTiming,
   orgCount: number,
 ): Promise<QuotaRow> {
-  const orgs = await createOrgs(server, 'pro', orgCount);
-  const counts = new Counts();
-  const pending = new Map<number, number>();
-  const r = await runLoad({
+  type Answer = { checkQuota: { allowed: boolean; consumed: boolean; reason: string } };
+  const { r, check } = await consumeOnRandomOrgs<Answer>({
+    server,
     url: server.url,
     concurrency,
-    ...timing,
-    next(worker) {
-      const org = Math.floor(Math.random() * orgs.length);
-      pending.set(worker, org);
-      return {
-        body: JSON.stringify({
-          query: CHECK_QUOTA,
-          variables: {
-            input: {
-              orgId: orgs[org]?.id,
-              metric: 'api_calls',
-              quantity: 1,
-              consume: true,
-              idempotencyKey: randomUUID(),
-            },
+    timing,
+    orgCount,
+    request: (org) => ({
+      body: JSON.stringify({
+        query: CHECK_QUOTA,
+        variables: {
+          input: {
+            orgId: org.id,
+            metric: 'api_calls',
+            quantity: 1,
+            consume: true,
+            idempotencyKey: randomUUID(),
           },
-        }),
-        headers: { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` },
-      };
-    },
-    judge(status, text, _shot, worker) {
-      const data = parse<{ checkQuota: { allowed: boolean; consumed: boolean; reason: string } }>(
-        status,
-        text,
-      );
-      if (typeof data === 'string') return { error: data };
-      const d = data.checkQuota;
-      if (!d.allowed || !d.consumed) return { error: `not consumed: ${d.reason}` };
-      counts.add(pending.get(worker) ?? -1);
-      return { units: 1 };
-    },
+        },
+      }),
+      headers: { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` },
+    }),
+    consumed: ({ checkQuota: d }) => (d.allowed && d.consumed ? null : `not consumed: ${d.reason}`),
+    what: 'decisions consumed',
   });
-  return row(
-    'checkQuota',
-    `consume 1 api_call, ${orgCount} pro orgs (random), service token`,
-    r,
-    await checkUsed(server, orgs, counts, 'decisions consumed'),
-  );
+  return row('checkQuota', `consume 1 api_call, ${orgCount} pro orgs (random), service token`, r, check);
 }
 
 /**

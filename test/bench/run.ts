@@ -197,8 +197,7 @@ async function quotaRounds(
   peers: Awaited<ReturnType<typeof startPeers>>,
   concurrency: number,
 ): Promise<Measured<QuotaRow>[]> {
-  const { rlf } = peers;
-  const { floor } = peers;
+  const { rlf, floor } = peers;
   const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [];
   if (floor)
     targets.push(['durable floor', () => benchDurableFloor(floor, server, concurrency, QUOTA, QUOTA_ORGS)]);
