@@ -9,6 +9,7 @@ import {
   type LiveListener,
   type LiveMessage,
 } from './bus.ts';
+import { DEFAULT_HEARTBEAT_MS, listenWithHeartbeat } from './postgres-listener.ts';
 
 export const LIVE_CHANNEL = 'meterline_live';
 
@@ -19,27 +20,36 @@ const NOTIFY_WINDOW_MS = 20;
  * PostgreSQL LISTEN/NOTIFY between instances on one database. Its own small connection pool:
  * LISTEN holds a connection for good, so it must not take one from the request pool. NOTIFY
  * reaches every listener, this instance's own too, so a message is delivered here only by that
- * loop-back (once). postgres.js re-listens after a lost connection; every (re)listen after the
- * first tells the live views to re-read, since notifications sent meanwhile were lost.
+ * loop-back (once). The LISTEN is re-established after a lost connection (by postgres.js, and by
+ * a heartbeat when that fails: postgres-listener.ts); every LISTEN after the first tells the live
+ * views to re-read, since notifications sent meanwhile were lost.
  */
-export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
+export async function postgresBus(
+  url: string,
+  log: Logger,
+  options: { heartbeatMs?: number } = {},
+): Promise<LiveBus> {
   const sql = postgres(url, { ...postgresOptions('meterline-live'), max: 2 });
   const listeners = new Listeners();
-  let listens = 0;
-  const subscription = await sql.listen(
-    LIVE_CHANNEL,
-    (payload) => {
+  const listener = await listenWithHeartbeat({
+    url,
+    channel: LIVE_CHANNEL,
+    applicationName: 'meterline-live',
+    notify: (payload) => sql.notify(LIVE_CHANNEL, payload),
+    onPayload(payload) {
       const message = decodeMessage(payload);
       if (message) listeners.emit(message);
     },
-    () => {
-      listens++;
-      if (listens > 1) {
-        log.warn('live bus: LISTEN connection re-established; live views re-read their state');
-        listeners.emit({ t: 'resync' });
-      }
+    onRelisten() {
+      log.warn('live bus: LISTEN connection re-established; live views re-read their state');
+      listeners.emit({ t: 'resync' });
     },
-  );
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    log,
+  }).catch(async (error: unknown) => {
+    await sql.end({ timeout: 0 });
+    throw error;
+  });
   // At most one NOTIFY statement per NOTIFY_WINDOW_MS: a message published after a quiet window
   // goes out on the next turn of the event loop (with the others of that turn); one published
   // sooner waits for the window to end, with all the others published meanwhile. Each distinct
@@ -88,7 +98,7 @@ export async function postgresBus(url: string, log: Logger): Promise<LiveBus> {
     async close() {
       if (pending.size > 0) flush();
       await sending;
-      await subscription.unlisten().catch(() => {});
+      await listener.close();
       await sql.end({ timeout: 2 });
     },
   };
