@@ -161,7 +161,7 @@ export async function recordUsage(
     db.transaction(async (tx) => {
       rejected.length = rejectedBeforeWrite;
       // Frozen periods: events of a closed period move to the org's next open period.
-      const carried = await carryLateEventsForward(
+      await carryLateEventsForward(
         tx,
         candidates.map((c) => c.prepared),
         orgById,
@@ -182,9 +182,7 @@ export async function recordUsage(
           message: `${candidate.event.metric}: this event would take the period's overage cost past the org's budget cap of ${candidate.event.org.budgetCap}.`,
         });
       }
-      const limitedNow = (
-        carried === 0 ? limited : limited.map((l) => ({ ...l, key: counterKeyOf(l.c) }))
-      ).filter((l) => !refusedForBudget.has(l.c));
+      const limitedNow = limited.filter((l) => !refusedForBudget.has(l.c));
       const refused = await refuseOverHardLimits(tx, limitedNow, (c, r) => reject(c.index, r));
       for (const c of refusedForBudget) refused.add(c);
       if (guardSafeUsage) {
@@ -275,7 +273,6 @@ const counterKeyOf = (c: Candidate): CounterKey => ({
 type LimitedCandidate = {
   c: Candidate;
   entitlement: Entitlement;
-  key: CounterKey;
   aggregation: MetricAggregation;
 };
 
@@ -307,7 +304,6 @@ async function hardLimitedCandidates(
       c,
       entitlement,
       aggregation: aggregationOf.get(metric) ?? 'SUM',
-      key: counterKeyOf(c),
     });
   }
   return limited;
@@ -325,17 +321,20 @@ async function refuseOverHardLimits(
 ): Promise<Set<Candidate>> {
   const refused = new Set<Candidate>();
   if (limited.length === 0) return refused;
+  // The counter of the event's period as it stands now: a late event carried out of a closed
+  // period (carryLateEventsForward, in this transaction or in an attempt before it) counts in
+  // the period it was carried to.
   const used = await lockCounters(
     tx,
-    limited.map((l) => l.key),
+    limited.map((l) => counterKeyOf(l.c)),
   );
   const recorded = await recordedEventIds(
     tx,
-    limited.map((l) => ({ orgId: l.key.orgId, eventId: l.c.event.id })),
+    limited.map((l) => ({ orgId: l.c.prepared.orgId, eventId: l.c.event.id })),
   );
-  for (const { c, entitlement, key, aggregation } of limited) {
-    if (recorded.has(orgEventKey(key.orgId, c.event.id))) continue;
-    const k = counterKeyString(key);
+  for (const { c, entitlement, aggregation } of limited) {
+    if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
+    const k = counterKeyString(counterKeyOf(c));
     const current = used.get(k) ?? 0n;
     const d = decideConsumption(aggregation, entitlement, current, c.event.quantity);
     if (!d.allowed) {

@@ -130,6 +130,29 @@ describe.each(testDatabases())('closing billing periods on %s', (kind) => {
     expect(items.map((i) => i.amount.amount)).toEqual(['10']);
   });
 
+  it('holds a late event carried out of a closed period to the hard limit where it lands, also when the batch is written twice', async () => {
+    const free = await createTestOrg(server, 'free');
+    await closePeriod(server, { orgId: free.id, at: FEB_10.toISOString() });
+    await addUsage(server, free, { api_calls: 1000 }, MARCH_15);
+    // An event that takes another org's period past 2^53-1 makes the batch's write run a second
+    // time (deciding every SUM event against its locked counter); the late event was carried in
+    // the first.
+    const full = await createTestOrg(server, 'enterprise');
+    await addUsage(server, full, { tokens: 2n ** 53n - 1n }, MARCH_15);
+    const res = await record(server, [
+      { id: randomUUID(), orgId: free.id, metric: 'api_calls', timestamp: '2026-02-20T00:00:00Z' },
+      { id: randomUUID(), orgId: full.id, metric: 'tokens', quantity: 1 },
+    ]);
+    expect(res.data!.recordUsage).toMatchObject({
+      accepted: 0,
+      rejected: [
+        { index: 0, code: 'HARD_LIMIT' },
+        { index: 1, code: 'INVALID_QUANTITY' },
+      ],
+    });
+    expect((await usedByMetric(server, free, MARCH_15)).api_calls).toBe(1000);
+  });
+
   it('by default also catches up an earlier ended period that was never closed', async () => {
     const org = await createTestOrg(server, 'pro');
     await addUsage(server, org, { playbook_runs: 52 }, new Date('2026-01-20T00:00:00Z'));
