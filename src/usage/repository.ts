@@ -184,11 +184,15 @@ export async function insertEventsAndCount(
           when 'SUM' then c.value + excluded.value
           when 'COUNT' then c.value + excluded.value
           when 'MAX' then greatest(c.value, excluded.value)
-          else case when (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+          -- LATEST: a counter no event has set yet (made by lockCounters: latest_at is null) takes
+          -- the reading; a row comparison with nulls is null, which would keep the 0.
+          else case when c.latest_at is null
+              or (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
             then excluded.value else c.value end
         end,
         latest_at = greatest(c.latest_at, excluded.latest_at),
-        latest_event_id = case when (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+        latest_event_id = case when c.latest_at is null
+            or (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
           then excluded.latest_event_id else c.latest_event_id end,
         event_count = c.event_count + excluded.event_count,
         updated_at = now()

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabases } from '../helpers/databases.ts';
+import { addTestMetric, createTestOrg, createTestPlan } from '../helpers/fixtures.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { consume, record, usedByMetric } from '../helpers/usage.ts';
+
+/**
+ * A LATEST metric keeps the value of the period's latest reading (billing/aggregation.ts). With a
+ * hard limit its counter is locked, and so created empty, before the first reading is written:
+ * that reading must still be taken. The default catalog has no LATEST metric; each test adds its
+ * own (there is no API for metrics).
+ */
+describe.each(testDatabases())('LATEST metrics on %s', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(() => server?.close());
+
+  /** A new LATEST metric, a plan with 10 included and a hard limit of 10, and an org on it. */
+  async function orgWithGauge() {
+    const metric = await addTestMetric(server, 'gauge', 'LATEST');
+    const code = await createTestPlan(server, {
+      name: 'Ten gauges',
+      entitlements: [{ metric, included: 10, hardLimit: 10 }],
+    });
+    return { metric, org: await createTestOrg(server, code) };
+  }
+
+  it('takes the first reading of a period, then the latest by timestamp', async () => {
+    const { metric, org } = await orgWithGauge();
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const readings = [
+      { id: 'r1', quantity: 5, timestamp: at(30) },
+      { id: 'r2', quantity: 7, timestamp: at(20) },
+      { id: 'r0', quantity: 9, timestamp: at(40) }, // older than r2: not the latest
+    ];
+    const used: number[] = [];
+    for (const r of readings) {
+      const res = await record(server, [{ ...r, orgId: org.id, metric }]);
+      expect(res.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+      used.push((await usedByMetric(server, org))[metric]!);
+    }
+    expect(used).toEqual([5, 7, 7]);
+  });
+
+  it('counts the value a consuming check answers', async () => {
+    const { metric, org } = await orgWithGauge();
+    const first = (await consume(server, { orgId: org.id, metric, quantity: 4, idempotencyKey: 'g1' })).data!
+      .checkQuota;
+    expect(first).toMatchObject({ allowed: true, consumed: true, used: 4 });
+    expect((await usedByMetric(server, org))[metric]).toBe(4);
+    const past = (await consume(server, { orgId: org.id, metric, quantity: 11, idempotencyKey: 'g2' })).data!
+      .checkQuota;
+    expect(past).toMatchObject({ allowed: false, reason: 'HARD_LIMIT', consumed: false });
+    expect((await usedByMetric(server, org))[metric]).toBe(4);
+  });
+});
