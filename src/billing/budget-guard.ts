@@ -3,7 +3,7 @@ import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import { decideConsumption } from '../usage/decide-consumption.ts';
-import { lockCounters, orgEventKey, recordedEventIds } from '../usage/repository.ts';
+import { lockCounters, orgEventKey, recordedEvents } from '../usage/repository.ts';
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from './budget.ts';
 import { overageTotalAfter } from './quota.ts';
 
@@ -58,7 +58,7 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
     const period = { start: periodStart, end: periodEnd };
     const budget = await overageBudgetOf(loaders, org, period, params.billingEnabled);
     if (!budget) continue;
-    const recorded = await recordedEventIds(
+    const recorded = await recordedEvents(
       tx,
       group.map((e) => ({ orgId: org.id, eventId: e.eventId })),
     );

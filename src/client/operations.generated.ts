@@ -15,7 +15,7 @@ export type ApiKeyScope =
 export type CheckQuotaInput = {
   /** Record the quantity as usage when allowed. */
   consume?: boolean | null | undefined;
-  /** The usage event id of the consumption: a retry counts once. */
+  /** The usage event id of the consumption: a retry counts once. A key that already recorded another metric or quantity is BAD_USER_INPUT. */
   idempotencyKey?: string | null | undefined;
   metric: string;
   /** Required unless the caller is an API key (then: its own org). */
@@ -52,7 +52,7 @@ export type UsageEventInput = {
 export type VerifyApiKeyInput = {
   /** api_calls this request is worth, counted when allowed; default 1. */
   cost?: number | null | undefined;
-  /** Makes the api_calls consumption count once across retries of the same request. */
+  /** Makes the api_calls consumption count once across retries of the same request. A key that already recorded another cost is BAD_USER_INPUT. */
   idempotencyKey?: string | null | undefined;
   /** The end customer's API key (`ml_...`). */
   key: string;

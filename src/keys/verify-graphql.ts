@@ -27,7 +27,8 @@ const VerifyApiKeyInput = builder.inputType('VerifyApiKeyInput', {
       description: 'api_calls this request is worth, counted when allowed; default 1.',
     }),
     idempotencyKey: t.string({
-      description: 'Makes the api_calls consumption count once across retries of the same request.',
+      description:
+        'Makes the api_calls consumption count once across retries of the same request. A key that already recorded another cost is BAD_USER_INPUT.',
     }),
   }),
 });

@@ -13,6 +13,7 @@ import {
   readConsumeCatalog,
 } from './consume-catalog.ts';
 import { decideConsumption } from './decide-consumption.ts';
+import { keyReuseConflict } from './idempotency-key.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
@@ -20,7 +21,8 @@ import {
   lockCounters,
   orgEventKey,
   type PreparedUsageEvent,
-  recordedEventIds,
+  type RecordedEvent,
+  recordedEvents,
 } from './repository.ts';
 
 /** The org's overage budget in one period, carried forward as the batch's consumptions add cost. */
@@ -53,7 +55,7 @@ export async function decideConsumes(
   const locking = lockInRecordUsageOrder(tx, admitted);
   const [used, recorded] = await Promise.all([
     locking,
-    recordedEventIds(
+    recordedEvents(
       tx,
       admitted.map((a) => a.event),
     ),
@@ -61,7 +63,7 @@ export async function decideConsumes(
   // Read after the locks: a budget sees the org's counters as they are while it holds its budget.
   const budgets = await budgetsOf(createLoaders(tx), admitted);
 
-  const accepted = new Set<string>();
+  const accepted = new Map<string, RecordedEvent>();
   const toRecord: PreparedUsageEvent[] = [];
   for (const a of admitted) {
     const { request, metric, event, entitlement } = a;
@@ -69,7 +71,16 @@ export async function decideConsumes(
     const before = used.get(counter) ?? 0n;
     const period = { start: event.periodStart, end: event.periodEnd };
     const idKey = orgEventKey(event.orgId, event.eventId);
-    if (recorded.has(idKey) || accepted.has(idKey)) {
+    const holder = recorded.get(idKey) ?? accepted.get(idKey);
+    const conflict =
+      holder && request.idempotencyKey !== null
+        ? keyReuseConflict({ idempotencyKey: request.idempotencyKey, ...event }, holder)
+        : null;
+    if (conflict) {
+      results[a.index] = fail(badInput(conflict));
+      continue;
+    }
+    if (holder) {
       // A replay counts nothing: answer the current state (an addition of zero, for every metric).
       // An event id we made ourselves can only be this request's, counted by an earlier attempt
       // whose answer was lost: it was consumed.
@@ -108,7 +119,7 @@ export async function decideConsumes(
       if (d.budgetExceeded && budget.action === 'ALERT') running.alert = true;
     }
     used.set(counter, d.usedAfter);
-    accepted.add(idKey);
+    accepted.set(idKey, { metricKey: event.metricKey, quantity: event.quantity });
     toRecord.push(event);
     results[a.index] = ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true }));
   }

@@ -1,8 +1,10 @@
 import { canRefuse } from '../billing/quota.ts';
 import type { Db } from '../db/client.ts';
-import { ok, type Result } from '../result.ts';
+import { badInput } from '../errors.ts';
+import { fail, ok, type Result } from '../result.ts';
 import type { Admitted } from './consume-catalog.ts';
 import { decideConsumption } from './decide-consumption.ts';
+import { keyReuseConflict } from './idempotency-key.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
@@ -10,6 +12,8 @@ import {
   insertEventsAndCount,
   orgEventKey,
   type PreparedUsageEvent,
+  type RecordedEvent,
+  recordedEvents,
   type WriteGuard,
 } from './repository.ts';
 
@@ -30,8 +34,9 @@ export function isUnrefusable(a: Pick<Admitted, 'org' | 'metric' | 'entitlement'
  * `after`; the batch's consumptions of it are placed last, in batch order, so the one before the
  * last answers `after` minus the last one's quantity, and so on. That is the order in which the
  * counter's row lock let them in. A replayed key (already recorded, or repeated in the batch)
- * counts nothing and answers the counter's current value; an event id we made ourselves that is
- * already recorded is this request's own earlier attempt (its answer was lost): consumed.
+ * counts nothing and answers the counter's current value (BAD_USER_INPUT when the key holds
+ * another metric or quantity: `keyReuseConflict`); an event id we made ourselves that is already
+ * recorded is this request's own earlier attempt (its answer was lost): consumed.
  * The decisions may have been made under a copy of the catalog (`CatalogCopy`): the write counts
  * a consumption only while its org's row and plan are at the versions it was decided under (and,
  * for an API key's call, while the key is live), and answers the others as `stale` (nothing of
@@ -87,12 +92,17 @@ export async function countUnrefusable(
   }
   const replays = admitted.filter((a) => !counts.has(a));
   let current: Map<string, bigint>;
+  let holders: Map<string, RecordedEvent>;
   try {
-    current = await currentValues(db, replays, counterValues);
+    [current, holders] = await Promise.all([
+      currentValues(db, replays, counterValues),
+      replayedKeys(db, replays, firstOfKey, counts),
+    ]);
   } catch {
     // What was counted is answered; the replays (nothing of them written) are decided again.
     current = counterValues;
-    stale.push(...replays.filter((r) => !current.has(counterKeyString(r.event))));
+    holders = new Map();
+    stale.push(...replays);
     admitted = admitted.filter((a) => !stale.includes(a));
   }
 
@@ -102,6 +112,15 @@ export async function countUnrefusable(
     const counter = counterKeyString(event);
     const period = { start: event.periodStart, end: event.periodEnd };
     if (!counts.has(a)) {
+      const holder = holders.get(orgEventKey(event.orgId, event.eventId));
+      const conflict =
+        holder && request.idempotencyKey !== null
+          ? keyReuseConflict({ idempotencyKey: request.idempotencyKey, ...event }, holder)
+          : null;
+      if (conflict) {
+        results.set(a, fail(badInput(conflict)));
+        continue;
+      }
       const used = current.get(counter) ?? 0n;
       const d = decideConsumption('SUM', entitlement, used, 0n);
       const consumed = request.idempotencyKey === null;
@@ -122,6 +141,30 @@ export async function countUnrefusable(
 
 const sameKey = (a: { keyId: string; keyHash: string } | undefined, b: typeof a) =>
   a !== undefined && b !== undefined && a.keyId === b.keyId && a.keyHash === b.keyHash;
+
+/**
+ * What each replayed idempotency key holds (`keyReuseConflict`): the batch's own first
+ * consumption of it when that one counted, else the ledger's event. Keys made by the server are
+ * left out: a replay of one is its own request's earlier attempt.
+ */
+async function replayedKeys(
+  db: Db,
+  replays: readonly Admitted[],
+  firstOfKey: ReadonlyMap<string, Admitted>,
+  counts: ReadonlySet<Admitted>,
+): Promise<Map<string, RecordedEvent>> {
+  const holders = new Map<string, RecordedEvent>();
+  const unread: PreparedUsageEvent[] = [];
+  for (const a of replays) {
+    if (a.request.idempotencyKey === null) continue;
+    const key = orgEventKey(a.event.orgId, a.event.eventId);
+    const first = firstOfKey.get(key);
+    if (first && counts.has(first)) holders.set(key, first.event);
+    else unread.push(a.event);
+  }
+  for (const [key, recorded] of await recordedEvents(db, unread)) holders.set(key, recorded);
+  return holders;
+}
 
 /**
  * The current value of each replayed consumption's counter: the write's answer when it moved it,

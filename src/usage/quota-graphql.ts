@@ -46,7 +46,10 @@ const CheckQuotaInput = builder.inputType('CheckQuotaInput', {
         'A positive integer; default 1. A COUNT metric counts events: a consumption of it is one event and uses one unit, whatever its quantity.',
     }),
     consume: t.boolean({ defaultValue: false, description: 'Record the quantity as usage when allowed.' }),
-    idempotencyKey: t.string({ description: 'The usage event id of the consumption: a retry counts once.' }),
+    idempotencyKey: t.string({
+      description:
+        'The usage event id of the consumption: a retry counts once. A key that already recorded another metric or quantity is BAD_USER_INPUT.',
+    }),
   }),
 });
 

@@ -21,7 +21,7 @@ import {
   lockCounters,
   orgEventKey,
   type PreparedUsageEvent,
-  recordedEventIds,
+  recordedEvents,
   violatesSafeUsage,
 } from './repository.ts';
 import {
@@ -242,7 +242,7 @@ async function refusePastSafeUsage(
   const refused = new Set<Candidate>();
   if (candidates.length === 0) return refused;
   const used = await lockCounters(tx, candidates.map(counterKeyOf));
-  const recorded = await recordedEventIds(
+  const recorded = await recordedEvents(
     tx,
     candidates.map((c) => ({ orgId: c.prepared.orgId, eventId: c.event.id })),
   );
@@ -328,7 +328,7 @@ async function refuseOverHardLimits(
     tx,
     limited.map((l) => counterKeyOf(l.c)),
   );
-  const recorded = await recordedEventIds(
+  const recorded = await recordedEvents(
     tx,
     limited.map((l) => ({ orgId: l.c.prepared.orgId, eventId: l.c.event.id })),
   );

@@ -301,27 +301,32 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
   return values;
 }
 
-/** An event id of an org, as `recordedEventIds` answers it. */
+/** An event id of an org, as `recordedEvents` answers it. */
 export const orgEventKey = (orgId: string, eventId: string) => `${orgId}|${eventId}`;
 
-/** Which of these (org, event id) pairs are already in the ledger, as `orgEventKey` strings. */
-export async function recordedEventIds(
+/** What the ledger holds under an event id: what a replay of it must match. */
+export type RecordedEvent = { metricKey: string; quantity: bigint };
+
+/** Which of these (org, event id) pairs are already in the ledger, by `orgEventKey`, and what each holds. */
+export async function recordedEvents(
   db: Db,
   events: readonly { orgId: string; eventId: string }[],
-): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
+): Promise<Map<string, RecordedEvent>> {
+  if (events.length === 0) return new Map();
   const wanted = JSON.stringify(events.map((e) => ({ org_id: e.orgId, event_id: e.eventId })));
   // One index probe per id (LATERAL ... LIMIT 1): a plain join lets the planner hash the ledger.
   const result = await db.execute(sql`
-    select e.org_id, e.event_id
+    select e.org_id, e.event_id, e.metric_key, e.quantity
     from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, event_id text)
     cross join lateral (
-      select e.org_id, e.event_id from usage_events e
+      select e.org_id, e.event_id, e.metric_key, e.quantity from usage_events e
       where e.org_id = k.org_id and e.event_id = k.event_id
       limit 1
     ) e`);
-  return new Set(
-    rowsOf<{ org_id: string; event_id: string }>(result).map((r) => orgEventKey(r.org_id, r.event_id)),
+  return new Map(
+    rowsOf<{ org_id: string; event_id: string; metric_key: string; quantity: string | number }>(result).map(
+      (r) => [orgEventKey(r.org_id, r.event_id), { metricKey: r.metric_key, quantity: BigInt(r.quantity) }],
+    ),
   );
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.ts';
 import { addUsage, codeOf, createTestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { CHECK_QUOTA, consume, usedByMetric } from '../helpers/usage.ts';
+import { CHECK_QUOTA, consume, record, usedByMetric } from '../helpers/usage.ts';
 
 describe.each(testDatabases())('checkQuota on %s', (kind) => {
   let server: TestServer;
@@ -78,6 +78,40 @@ describe.each(testDatabases())('checkQuota on %s', (kind) => {
     const again = await consume(server, input);
     expect(again.data!.checkQuota).toMatchObject({ allowed: true, consumed: false, used: 2 });
     expect((await usedByMetric(server, org)).playbook_runs).toBe(2);
+  });
+
+  it.each([
+    ['pro', 'counted without a lock'],
+    ['free', 'decided under a lock'],
+  ])('refuses an idempotency key reused for another metric or quantity (%s: %s)', async (plan) => {
+    const org = await createTestOrg(server, plan);
+    const idempotencyKey = randomUUID();
+    const first = { orgId: org.id, metric: 'api_calls', quantity: 3, idempotencyKey };
+    expect((await consume(server, first)).data!.checkQuota).toMatchObject({ consumed: true, used: 3 });
+    const reused = [
+      await consume(server, { ...first, metric: 'tokens' }),
+      await consume(server, { ...first, quantity: 4 }),
+    ];
+    expect(reused.map(codeOf)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT']);
+    expect(reused[0]!.errors![0]!.message).toContain('already recorded 3 api_calls');
+    // The same consumption again is a replay.
+    expect((await consume(server, first)).data!.checkQuota).toMatchObject({
+      allowed: true,
+      consumed: false,
+      used: 3,
+    });
+    // Both uses of a key at once (likely one batch, sharing a write): one counts, one is refused.
+    const second = { ...first, idempotencyKey: `${idempotencyKey}-b` };
+    const pair = await Promise.all([consume(server, second), consume(server, { ...second, quantity: 5 })]);
+    expect(pair.map(codeOf).sort()).toEqual(['BAD_USER_INPUT', undefined]);
+    const counted = pair.findIndex((r) => r.data?.checkQuota.consumed);
+    expect((await usedByMetric(server, org)).api_calls).toBe(3 + [3, 5][counted]!);
+    // A key first used by recordUsage holds that event.
+    const recorded = await record(server, [{ id: 'ev-1', orgId: org.id, metric: 'tokens', quantity: 10 }]);
+    expect(recorded.data!.recordUsage.accepted).toBe(1);
+    const onEvent = await consume(server, { orgId: org.id, metric: 'api_calls', idempotencyKey: 'ev-1' });
+    expect(codeOf(onEvent)).toBe('BAD_USER_INPUT');
+    expect((await usedByMetric(server, org)).api_calls).toBe(3 + [3, 5][counted]!);
   });
 
   it('only answers without consume, and lets members ask about their own org', async () => {

@@ -1,0 +1,17 @@
+import type { RecordedEvent } from './repository.ts';
+
+/**
+ * Why a consumption cannot be answered as a replay of the event its idempotency key already
+ * recorded: the key holds another metric or quantity. A retry sends what its first call sent;
+ * answering anything else as a replay would tell the caller that usage nothing recorded was
+ * allowed. (Stripe refuses an idempotency key reused with other parameters the same way.)
+ * Null: a replay.
+ */
+export function keyReuseConflict(
+  consumption: { idempotencyKey: string; metricKey: string; quantity: bigint },
+  recorded: RecordedEvent,
+): string | null {
+  const { idempotencyKey, metricKey, quantity } = consumption;
+  if (recorded.metricKey === metricKey && recorded.quantity === quantity) return null;
+  return `idempotencyKey "${idempotencyKey}" already recorded ${recorded.quantity} ${recorded.metricKey}; a retry must send the same metric and quantity (this call: ${quantity} ${metricKey}). Use a new key for a new consumption.`;
+}
