@@ -70,6 +70,9 @@ describe.each(testDatabases())('verifyApiKey on %s', (kind) => {
     expect((await verify(input)).quota).toMatchObject({ used: 3, consumed: true });
     const retry = await verify(input);
     expect(retry).toMatchObject({ valid: true, code: 'VALID', quota: { used: 3, consumed: false } });
+    // The key with another cost is no retry of that request.
+    const reused = await server.gql(VERIFY, { input: { ...input, cost: 4 } }, TEST_SERVICE_TOKEN);
+    expect(codeOf(reused)).toBe('BAD_USER_INPUT');
     expect(await apiCallsUsed(org)).toBe(3);
   });
 
