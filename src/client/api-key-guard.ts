@@ -5,14 +5,16 @@ export type ApiKeyGuardOptions = {
   /** A client whose token may call verifyApiKey (a service token). */
   client: MeterlineClient;
   /**
-   * When Meterline cannot be reached or fails: `false` (the default) answers 503, so an outage
-   * of the metering service never hands out free, unmetered, unauthenticated access; `true`
-   * lets the request through unverified and uncounted, for APIs that prefer availability.
+   * When Meterline is unavailable (unreachable, timed out, 5xx, rate-limited): `false` (the
+   * default) answers 503, so an outage of the metering service never hands out free, unmetered,
+   * unauthenticated access; `true` lets the request through unverified and uncounted, for APIs
+   * that prefer availability. A refusal that would repeat on every request (a wrong service
+   * token, an invalid cost) is a misconfiguration, not an outage: 500 either way.
    */
   failOpen?: boolean;
   /** How long to wait for Meterline before that rule applies; default 2,000 ms. */
   timeoutMs?: number;
-  /** Told about every failure to reach Meterline (the request is answered either way). */
+  /** Told about every failure to verify: Meterline unavailable, or misconfigured (the request is answered either way). */
   onError?: (error: Error) => void;
 };
 
@@ -21,7 +23,7 @@ export type GuardDecision =
   | { allow: true; headers: Record<string, string>; verification: ApiKeyVerification | undefined }
   | {
       allow: false;
-      status: 401 | 429 | 503;
+      status: 401 | 429 | 500 | 503;
       headers: Record<string, string>;
       body: { error: { code: string; message: string } };
     };
@@ -52,16 +54,23 @@ export async function decide(
       'www-authenticate': 'Bearer',
     });
   }
+  // The server requires the same; checked here so a bad cost is not taken for an outage.
+  if (!Number.isSafeInteger(cost) || cost < 1) {
+    return misconfigured(
+      options,
+      new TypeError(`cost must be a positive integer of api_calls (got ${String(cost)})`),
+    );
+  }
   let verification: ApiKeyVerification;
   try {
     verification = await options.client.verifyApiKey(key, cost, { timeoutMs: options.timeoutMs ?? 2_000 });
   } catch (caught) {
     const error = toMeterlineError(caught);
-    try {
-      options.onError?.(error);
-    } catch {
-      // The host's hook failed; the request is still answered.
-    }
+    // Only "not now" is an outage. Anything else (UNAUTHENTICATED or FORBIDDEN for the gateway's
+    // token, BAD_USER_INPUT ...) would repeat on every request: letting requests through on it
+    // would hand out unverified access for as long as nobody notices, and a 503 would hide it.
+    if (!error.retryable) return misconfigured(options, error);
+    report(options, error);
     if (options.failOpen) return { allow: true, headers: {}, verification: undefined };
     return deny(503, 'METERING_UNAVAILABLE', 'The API cannot verify keys right now; retry shortly.', {
       'retry-after': '5',
@@ -108,8 +117,27 @@ function rateLimitHeaders(v: ApiKeyVerification): Record<string, string> {
   };
 }
 
+function report(options: ApiKeyGuardOptions, error: Error): void {
+  try {
+    options.onError?.(error);
+  } catch {
+    // The host's hook failed; the request is still answered.
+  }
+}
+
+/** Never let through, whatever `failOpen` says: the caller's key was not checked. */
+function misconfigured(options: ApiKeyGuardOptions, error: Error): GuardDecision {
+  report(options, error);
+  return deny(
+    500,
+    'METERING_MISCONFIGURED',
+    'The API cannot verify keys: its metering is misconfigured; retrying will not help.',
+    {},
+  );
+}
+
 function deny(
-  status: 401 | 429 | 503,
+  status: 401 | 429 | 500 | 503,
   code: string,
   message: string,
   headers: Record<string, string>,

@@ -26,7 +26,10 @@ export function retryDelay(
   return Math.max(delay, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. The timer never keeps a process alive. */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts. The timer never keeps a process alive:
+ * a retry in the background must not hold up a host's exit (a pending flush or close holds it).
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

@@ -25,8 +25,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
 /**
  * Connect / Express style middleware for node:http: `(req, res, next)`. Answers 401 for a
  * missing or invalid key, 429 past the key's request rate or monthly quota (with Retry-After),
- * 503 when Meterline cannot be reached (unless `failOpen`); otherwise sets the X-RateLimit-*
- * headers and calls `next()`. The call is counted by verifyApiKey itself.
+ * 503 when Meterline cannot be reached (unless `failOpen`), 500 when it refuses the gateway
+ * itself (wrong service token, invalid cost); otherwise sets the X-RateLimit-* headers and
+ * calls `next()`. The call is counted by verifyApiKey itself.
  */
 export function meterlineNodeMiddleware(
   options: ApiKeyGuardOptions & { cost?: Cost<IncomingMessage> },

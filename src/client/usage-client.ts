@@ -77,6 +77,9 @@ export class UsageClient {
   #flushThrough = 0;
   #waiters: { through: number; resolve: () => void }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** A ref'd timer held while a flush or close is pending (see #hold); how many hold it. */
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #holds = 0;
   #dropping = false;
   #closed = false;
   /** Aborted when `close` stops waiting: requests and backoff sleeps end at once. */
@@ -150,26 +153,36 @@ export class UsageClient {
       this.#waiters.push({ through, resolve: () => resolve(true) });
     });
     this.#pump();
-    if (options.timeoutMs === undefined) return settled;
-    return Promise.race([settled, sleep(options.timeoutMs).then(() => false)]);
+    const release = this.#hold();
+    const result =
+      options.timeoutMs === undefined
+        ? settled
+        : Promise.race([settled, sleep(options.timeoutMs).then(() => false)]);
+    return result.finally(release);
   }
 
   /**
    * Stops taking events and drains: resolves true when every event was settled within
    * `timeoutMs` (default 10,000). Past it, requests and retries are abandoned and what is left
-   * counts as failed (reported to onError). Call it on shutdown: timers never keep a process alive.
+   * counts as failed (reported to onError). Call it on shutdown: the process stays up until it
+   * resolves, even when nothing else holds it (a SIGTERM handler, the end of a script).
    */
   async close(options: { timeoutMs?: number } = {}): Promise<boolean> {
     this.#closed = true;
-    const drained = await this.flush({ timeoutMs: options.timeoutMs ?? 10_000 });
-    if (!drained) {
-      this.#stop.abort();
-      this.#pump();
-      await this.flush();
+    const release = this.#hold();
+    try {
+      const drained = await this.flush({ timeoutMs: options.timeoutMs ?? 10_000 });
+      if (!drained) {
+        this.#stop.abort();
+        this.#pump();
+        await this.flush();
+      }
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      return drained;
+    } finally {
+      release();
     }
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    return drained;
   }
 
   stats(): UsageClientStats {
@@ -284,6 +297,23 @@ export class UsageClient {
     this.#dropping = true;
     const sample = { id: event?.id ?? '', metric: event?.metric ?? '' };
     this.#report(new UsageClientError('dropped', message, { events: [sample] }));
+  }
+
+  /**
+   * Keeps the process alive until the returned function is called. The batching timer and the
+   * backoff sleeps are unref'd, so a tracked event alone never keeps a host alive; but a host
+   * awaiting flush or close with nothing else running (a script's last line, a SIGTERM handler)
+   * would otherwise see Node exit mid-retry, the events neither sent nor reported as failed.
+   */
+  #hold(): () => void {
+    // Longest delay a timer takes: it only holds the process, it never needs to fire.
+    if (this.#holds++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) clearInterval(this.#keepAlive);
+    };
   }
 
   #report(error: UsageClientError): void {

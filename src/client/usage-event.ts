@@ -47,11 +47,44 @@ export function toEventInput(event: UsageEvent, now: number = Date.now()): Usage
   return input;
 }
 
-function timestampOf(value: UsageEvent['timestamp'], now: number): string {
-  if (value === undefined) return new Date(now).toISOString();
-  if (typeof value === 'string') return value;
-  // toISOString throws a RangeError for an invalid date: reported as an invalid event.
-  return (value instanceof Date ? value : new Date(value)).toISOString();
+/**
+ * The server's DateTime scalar (src/scalars.ts): a date, a time and an offset. One string it
+ * cannot read fails the whole recordUsage request at variable coercion, every good event of the
+ * batch with it, so a timestamp is checked here, where only its own event is refused.
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** The timestamp sent, always in `toISOString()` form; throws a TypeError for one that cannot be sent. */
+function timestampOf(value: unknown, now: number): string {
+  let date: Date;
+  if (value === undefined) date = new Date(now);
+  else if (typeof value === 'string') date = parseTimestamp(value);
+  else if (value instanceof Date || typeof value === 'number') date = new Date(Number(value));
+  else throw new TypeError('timestamp must be a Date, an RFC 3339 string or epoch milliseconds');
+  if (Number.isNaN(date.getTime()))
+    throw new TypeError(`timestamp is not a valid date (got ${String(value)})`);
+  const iso = date.toISOString();
+  // Past year 9999 toISOString writes +010000-..., which the server's scalar refuses too.
+  if (!RFC3339.test(iso)) throw new TypeError(`timestamp is out of range (got ${iso})`);
+  return iso;
+}
+
+/**
+ * Date.parse alone is not enough: it reads forms the server refuses ("2025-06-01 10:00") and
+ * rolls over fields RFC 3339 forbids (Feb 30, 24:00), which would count usage on another day.
+ */
+function parseTimestamp(text: string): Date {
+  const fields = RFC3339.exec(text)?.slice(1, 7).map(Number);
+  const date = new Date(text);
+  if (fields !== undefined && !Number.isNaN(date.getTime())) {
+    const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = fields;
+    const calendar = new Date(0);
+    calendar.setUTCFullYear(year, month - 1, day);
+    if (calendar.getUTCMonth() === month - 1 && hour <= 23 && minute <= 59 && second <= 59) return date;
+  }
+  throw new TypeError(
+    `timestamp must be an RFC 3339 date-time such as 2026-11-01T10:00:00Z (got ${JSON.stringify(text)})`,
+  );
 }
 
 function copyProperties(properties: unknown): Record<string, unknown> {

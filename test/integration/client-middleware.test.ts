@@ -189,4 +189,68 @@ describe.each(testDatabases())('client helpers and API-key middleware on %s', (k
     expect(through.status).toBe(200);
     expect(through.headers.get('x-ratelimit-limit')).toBeNull();
   });
+
+  it('answers 500 to a misconfigured gateway even with failOpen, and never calls the handler', async () => {
+    const org = await createTestOrg(server, 'free');
+    const key = await createTestKey(server, org);
+    let handled = 0;
+    const errors: Error[] = [];
+    const guard = (options: Omit<Parameters<typeof withMeterline>[1], 'onError'>) =>
+      withMeterline(
+        () => {
+          handled++;
+          return new Response('hello');
+        },
+        { failOpen: true, onError: (e) => errors.push(e), ...options },
+      );
+    const request = (secret: string) =>
+      new Request('http://api.test/', { headers: { authorization: `Bearer ${secret}` } });
+
+    // A wrong service token: every request would be refused the same way, so it is no outage.
+    const wrongToken = guard({ client: new MeterlineClient({ url: server.url, token: 'svc_wrong' }) });
+    const garbage = await wrongToken(request('ml_garbage'));
+    expect(garbage.status).toBe(500);
+    expect(await garbage.json()).toMatchObject({ error: { code: 'METERING_MISCONFIGURED' } });
+    expect((await wrongToken(request(key.secret))).status).toBe(500);
+    // An org's own API key is a token, but not one that may verify keys.
+    const orgToken = guard({ client: new MeterlineClient({ url: server.url, token: key.secret }) });
+    expect((await orgToken(request(key.secret))).status).toBe(500);
+    expect(errors.map((e) => (e as MeterlineError).code)).toEqual([
+      'UNAUTHENTICATED',
+      'UNAUTHENTICATED',
+      'FORBIDDEN',
+    ]);
+
+    // A cost the server would refuse (BAD_USER_INPUT) is refused before the call.
+    for (const cost of [0, 1.5, -1]) {
+      const res = await guard({ client: service, cost })(request(key.secret));
+      expect(res.status).toBe(500);
+      expect(await res.json()).toMatchObject({ error: { code: 'METERING_MISCONFIGURED' } });
+    }
+    expect(errors.slice(3).map((e) => e.message)).toEqual([
+      'cost must be a positive integer of api_calls (got 0)',
+      'cost must be a positive integer of api_calls (got 1.5)',
+      'cost must be a positive integer of api_calls (got -1)',
+    ]);
+    // Fail-closed too: a 500, not the 503 "retry shortly" of an outage, which would hide the mistake.
+    const closed = await guard({ client: service, cost: 0, failOpen: false })(request(key.secret));
+    expect(closed.status).toBe(500);
+    expect(closed.headers.get('retry-after')).toBeNull();
+
+    expect(handled).toBe(0);
+    expect((await usedBySlug(admin, org.slug)).api_calls ?? 0).toBe(0);
+  });
+
+  it('treats a 5xx from a proxy in front of Meterline as an outage, like a refused connection', async () => {
+    const behindProxy = new MeterlineClient({
+      url: server.url,
+      token: TEST_SERVICE_TOKEN,
+      fetch: async () => new Response('bad gateway', { status: 502 }),
+    });
+    const request = () => new Request('http://api.test/', { headers: { 'x-api-key': 'ml_whatever' } });
+    const closed = await withMeterline(() => new Response('hello'), { client: behindProxy })(request());
+    expect(closed.status).toBe(503);
+    const open = withMeterline(() => new Response('hello'), { client: behindProxy, failOpen: true });
+    expect((await open(request())).status).toBe(200);
+  });
 });

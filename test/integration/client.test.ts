@@ -198,6 +198,27 @@ describe.each(testDatabases())('the usage client against the real server on %s',
     expect(await usedBySlug(admin, org.slug)).toMatchObject({ api_calls: 7, tokens: 0 });
   });
 
+  it('refuses a timestamp the server cannot read at track, and the rest of the batch counts', async () => {
+    const { fetch, calls } = recordingFetch();
+    const { client, errors } = await setup({ fetch });
+    for (let i = 0; i < 5; i++) client.track({ orgId: org.id, metric: 'api_calls', quantity: 2 });
+    // Sent as it is, this fails the whole request at variable coercion (BAD_USER_INPUT), all six with it.
+    const bad = client.track({ orgId: org.id, metric: 'api_calls', timestamp: '2025-06-01 10:00' });
+    const offset = client.track({
+      orgId: org.id,
+      metric: 'tokens',
+      timestamp: new Date().toISOString().replace('Z', '+00:00'),
+    });
+    expect(bad).toBeUndefined();
+    expect(offset).toBeDefined();
+    expect(await client.flush()).toBe(true);
+    expect(calls.map((c) => c.events)).toEqual([6]);
+    expect(client.stats()).toMatchObject({ sent: 6, accepted: 6, rejected: 1, failed: 0 });
+    expect(errors.map((e) => e.kind)).toEqual(['invalid']);
+    expect(errors[0]!.message).toMatch(/timestamp must be an RFC 3339 date-time/);
+    expect(await usedBySlug(admin, org.slug)).toMatchObject({ api_calls: 10, tokens: 1 });
+  });
+
   it('does not retry a refusal that would only repeat (a bad token)', async () => {
     const { fetch, calls } = recordingFetch();
     const { client, errors } = await setup({ fetch, token: 'not-a-valid-token' });

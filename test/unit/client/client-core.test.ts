@@ -87,7 +87,28 @@ describe('toEventInput', () => {
   it('refuses what cannot be sent, with a reason', () => {
     expect(() => toEventInput({ metric: '' })).toThrow(/metric/);
     expect(() => toEventInput({ metric: 'x', quantity: 2.5 })).toThrow(/quantity/);
-    expect(() => toEventInput({ metric: 'x', timestamp: Number.NaN })).toThrow(RangeError);
+    expect(() => toEventInput({ metric: 'x', timestamp: Number.NaN })).toThrow(/timestamp/);
     expect(() => toEventInput({ metric: 'x', properties: [] as never })).toThrow(/properties/);
+  });
+  it('sends only timestamps the server reads, as toISOString', () => {
+    const at = (timestamp: string | number | Date) => toEventInput({ metric: 'x', timestamp }).timestamp;
+    expect(at('2026-05-01T12:30:00+02:00')).toBe('2026-05-01T10:30:00.000Z');
+    expect(at('2028-02-29t00:00:00.5z')).toBe('2028-02-29T00:00:00.500Z');
+    expect(at(Date.UTC(2026, 4, 1))).toBe('2026-05-01T00:00:00.000Z');
+    // What the server's DateTime refuses (the whole batch with it), or what would roll over.
+    for (const bad of [
+      '2025-06-01 10:00',
+      '2025-06-01',
+      '2025-06-01T10:00Z',
+      'June 1, 2025',
+      '2025-02-29T00:00:00Z',
+      '2025-06-01T24:00:00Z',
+      '2025-06-01T10:00:00+24:00',
+      new Date('nope'),
+      Date.UTC(10_000, 0, 1),
+      true as never,
+    ]) {
+      expect(() => at(bad), String(bad)).toThrow(TypeError);
+    }
   });
 });
