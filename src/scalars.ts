@@ -22,16 +22,26 @@ builder.scalarType('DateTime', {
   },
 });
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 
+/**
+ * JavaScript's Date rolls fields over (2026-02-30 is read as March 2nd, 24:00 as the next day),
+ * which would count an event on a day its sender never wrote: each field must be in range.
+ */
 function parseDateTime(value: unknown): Date {
-  if (typeof value !== 'string' || !RFC3339.test(value)) {
+  const fields = typeof value === 'string' ? RFC3339.exec(value) : null;
+  if (!fields) {
     throw badValue(
       `DateTime must be an RFC 3339 string such as 2026-11-01T00:00:00Z, got ${JSON.stringify(value)}`,
     );
   }
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = fields.slice(1, 7).map(Number);
+  const date = new Date(value as string);
+  const calendar = new Date(0);
+  calendar.setUTCFullYear(year, month - 1, day);
+  const inRange =
+    month >= 1 && month <= 12 && calendar.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59;
+  if (!inRange || Number.isNaN(date.getTime()))
     throw badValue(`DateTime ${JSON.stringify(value)} is not a valid instant`);
   return date;
 }

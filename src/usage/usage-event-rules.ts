@@ -13,6 +13,16 @@ export const MAX_PROPERTIES_BYTES = 4_096;
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 export const DEFAULT_LATE_WINDOW_DAYS = 35;
 
+/**
+ * Characters as a person counts them (Unicode code points): JavaScript's `length` counts UTF-16
+ * units, two for an emoji. Callers compare `length` first: it is never below this count.
+ */
+export function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
 export type RejectionCode =
   | 'INVALID_ID'
   | 'NOT_FOUND'
@@ -43,10 +53,10 @@ export function checkEventFields(
   if (typeof id !== 'string' || id.trim().length === 0) {
     return { code: 'INVALID_ID', message: 'id is required: a unique idempotency key for this event.' };
   }
-  if (id.length > MAX_EVENT_ID_LENGTH) {
+  if (id.length > MAX_EVENT_ID_LENGTH && characterCount(id) > MAX_EVENT_ID_LENGTH) {
     return {
       code: 'INVALID_ID',
-      message: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${id.length}).`,
+      message: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${characterCount(id)}).`,
     };
   }
   if (!isStorableText(id)) {

@@ -5,7 +5,7 @@ import { rowsOf } from '../../src/db/migrate.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { codeOf, createTestOrg, type TestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { record, usedByMetric } from '../helpers/usage.ts';
+import { consume, record, usedByMetric } from '../helpers/usage.ts';
 
 const ev = (org: TestOrg, extra: Record<string, unknown> = {}) => ({
   id: randomUUID(),
@@ -108,6 +108,42 @@ describe.each(testDatabases())('recordUsage on %s', (kind) => {
     );
     expect(codeOf(res)).toBe('BAD_USER_INPUT');
     expect(res.errors![0]!.message).toMatch(/1000|1,000/);
+    expect(await ledgerSum(org, 'api_calls')).toEqual({ sum: 0, n: 0 });
+  });
+
+  it('counts an id in characters, not UTF-16 units: 128 emoji are an id, 129 are not', async () => {
+    const org = await createTestOrg(server, 'pro');
+    const res = await record(server, [ev(org, { id: '😀'.repeat(128) }), ev(org, { id: '😀'.repeat(129) })]);
+    expect(res.data!.recordUsage).toMatchObject({
+      accepted: 1,
+      rejected: [{ index: 1, code: 'INVALID_ID' }],
+    });
+    expect(res.data!.recordUsage.rejected[0]!.message).toContain('(got 129)');
+    const quota = await consume(server, {
+      orgId: org.id,
+      metric: 'api_calls',
+      idempotencyKey: '🙂'.repeat(128),
+    });
+    expect(quota.data!.checkQuota).toMatchObject({ consumed: true });
+    const tooLong = await consume(server, {
+      orgId: org.id,
+      metric: 'api_calls',
+      idempotencyKey: '🙂'.repeat(129),
+    });
+    expect(codeOf(tooLong)).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses a timestamp with a field out of range instead of rolling it into another day', async () => {
+    const org = await createTestOrg(server, 'pro');
+    // 24:00 of two days ago: JavaScript reads it as yesterday's midnight, inside the late window.
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+    const missingDay = `${new Date().getUTCFullYear()}-02-30T10:00:00Z`;
+    for (const timestamp of [`${twoDaysAgo}T24:00:00Z`, missingDay, '2026-13-01T00:00:00Z']) {
+      const res = await record(server, [ev(org, { timestamp })]);
+      // The scalar's type: the request's variables are refused whole, naming the field.
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0]!.message).toContain('timestamp');
+    }
     expect(await ledgerSum(org, 'api_calls')).toEqual({ sum: 0, n: 0 });
   });
 
