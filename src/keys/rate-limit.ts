@@ -4,7 +4,7 @@ import {
   type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
-  RateLimiterRes,
+  type RateLimiterRes,
 } from 'rate-limiter-flexible';
 
 /** Plans give a request rate per minute: one fixed window of 60 s per key. */
@@ -33,24 +33,34 @@ export type RateLimitState = {
  * limiter): neither "allow everything" nor "deny everything", and the service keeps answering.
  */
 export class RequestRateLimiter {
-  /** One limiter per distinct rate (a limiter has a fixed `points`); all share one key space. */
-  private readonly limiters = new Map<number, RateLimiterAbstract>();
+  /**
+   * One count per key for every rate: the limiter only counts (its `points` is never reached),
+   * and each request is judged against the rate its caller gives. A limiter per rate would keep
+   * a count per rate in memory, so a plan change (another rate) would start the key's window
+   * again from zero.
+   */
+  private readonly counter: RateLimiterAbstract;
 
-  constructor(private readonly redis: Redis | undefined) {}
+  constructor(private readonly redis: Redis | undefined) {
+    const options = { points: Number.MAX_SAFE_INTEGER, duration: WINDOW_SECONDS, keyPrefix: KEY_PREFIX };
+    const memory = new RateLimiterMemory(options);
+    this.counter = redis
+      ? new RateLimiterRedis({
+          ...options,
+          storeClient: redis,
+          insuranceLimiter: memory,
+          // While Redis reconnects go straight to memory instead of failing each command.
+          rejectIfRedisNotReady: true,
+        })
+      : memory;
+  }
 
   /** Counts one request of `keyId` against `limit` requests per minute. */
   async consume(keyId: string, limit: number): Promise<RateLimitState> {
     const started = Date.now();
-    let res: RateLimiterRes;
-    let allowed = true;
-    try {
-      res = await this.limiterFor(limit).consume(keyId, 1);
-    } catch (rejection) {
-      // A RateLimiterRes rejection means "over the limit"; anything else is a real failure.
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      res = rejection;
-      allowed = false;
-    }
+    // Counted whether allowed or not, as rate-limiter-flexible counts a refused request.
+    const res: RateLimiterRes = await this.counter.consume(keyId, 1);
+    const allowed = res.consumedPoints <= limit;
     const msLeft = Math.max(0, res.msBeforeNext);
     return {
       limit,
@@ -65,7 +75,7 @@ export class RequestRateLimiter {
   /**
    * A request already counted (`taken`), judged against another limit: the plan's rate changed
    * between the read it was counted under and now. Counts nothing again (every limit of a key
-   * shares one count, see limiterFor).
+   * shares one count, see `counter`).
    */
   rejudge(taken: RateLimitState, limit: number): RateLimitState {
     if (taken.limit === limit) return taken;
@@ -84,25 +94,6 @@ export class RequestRateLimiter {
     // quit() waits for a live connection to answer; a dead one is just dropped.
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis?.disconnect());
     else this.redis.disconnect();
-  }
-
-  private limiterFor(points: number): RateLimiterAbstract {
-    let limiter = this.limiters.get(points);
-    if (!limiter) {
-      const options = { points, duration: WINDOW_SECONDS, keyPrefix: KEY_PREFIX };
-      const memory = new RateLimiterMemory(options);
-      limiter = this.redis
-        ? new RateLimiterRedis({
-            ...options,
-            storeClient: this.redis,
-            insuranceLimiter: memory,
-            // While Redis reconnects go straight to memory instead of failing each command.
-            rejectIfRedisNotReady: true,
-          })
-        : memory;
-      this.limiters.set(points, limiter);
-    }
-    return limiter;
   }
 }
 

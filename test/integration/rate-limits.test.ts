@@ -78,6 +78,22 @@ describe.each(testDatabases())('request rate limits on %s', (kind) => {
       expect((await asKey(server.url, other.secret)).status).toBe(200);
     });
 
+    it("keeps a key's count across a plan change: pro to free past 60 requests is refused", async () => {
+      const org = await createTestOrg(server, 'pro');
+      const key = await createTestKey(server, org);
+      const statuses = await burst(server.url, key.secret, 100);
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      const changed = await server.gql(
+        `mutation ($input: ChangePlanInput!) { changePlan(input: $input) { org { id } } }`,
+        { input: { orgId: org.id, planCode: 'free' } },
+        await server.adminToken(),
+      );
+      expect(changed.errors).toBeUndefined();
+      const next = await asKey(server.url, key.secret);
+      expect(next.status).toBe(429);
+      expectHeaders(next.headers, 60, 0);
+    });
+
     it('does not limit an enterprise key at 61 requests', async () => {
       const org = await createTestOrg(server, 'enterprise');
       const key = await createTestKey(server, org);
