@@ -73,6 +73,14 @@ export class RequestRateLimiter {
   }
 
   /**
+   * Takes back one counted request of `keyId` (one that turned out not to be the key's). Best
+   * effort: a count that cannot be given back only leaves the key one request fewer this window.
+   */
+  async giveBack(keyId: string): Promise<void> {
+    await this.counter.reward(keyId, 1).catch(() => {});
+  }
+
+  /**
    * A request already counted (`taken`), judged against another limit: the plan's rate changed
    * between the read it was counted under and now. Counts nothing again (every limit of a key
    * shares one count, see `counter`).

@@ -74,8 +74,11 @@ export async function verifyApiKey(deps: VerifyDeps, params: VerifyParams): Prom
   return 'result' in known ? known.result : verifyFromDatabase(deps, params, checked, known.taken);
 }
 
-/** The request rate an attempt already took for this call: the state, or null (the copy had no limit). */
-type TakenRate = { state: RateLimitState | null };
+/**
+ * The request rate an attempt already took for this call: the state, or null (the copy had no
+ * limit), and the key it was counted on.
+ */
+type TakenRate = { state: RateLimitState | null; keyId: string };
 
 /**
  * The call of a key seen valid before, counted by a write that confirms the key. Answers its
@@ -95,7 +98,7 @@ async function verifyKnownKey(
       ? null
       : await deps.keys.limiter.consume(identity.keyId, entry.rateLimitPerMinute);
   // A refusal is never taken from the copy: the read of the key judges it with the plan's rate now.
-  if (rateLimit && !rateLimit.allowed) return { taken: { state: rateLimit } };
+  if (rateLimit && !rateLimit.allowed) return { taken: { state: rateLimit, keyId: identity.keyId } };
   const answer = await deps.consumptions.consumeAsKey({
     ...consumption,
     orgId: identity.orgId,
@@ -103,7 +106,7 @@ async function verifyKnownKey(
   });
   // Not confirmed, or not decided here (the org is gone, a bad quantity): the read of the key
   // answers, and decides again with the same event id (nothing of it was written).
-  if (answer === KEY_UNCONFIRMED || !answer.ok) return { taken: { state: rateLimit } };
+  if (answer === KEY_UNCONFIRMED || !answer.ok) return { taken: { state: rateLimit, keyId: identity.keyId } };
   deps.keys.lastUsed.touch({ keyId: identity.keyId, orgId: identity.orgId, at: params.now });
   return {
     result: ok(quotaAnswer({ org: entry.org, scopes: [...identity.scopes], rateLimit }, answer.value)),
@@ -122,13 +125,20 @@ async function verifyFromDatabase(
   taken?: TakenRate,
 ): Promise<Result<Verification>> {
   const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });
+  // A secret the copy knew but the key no longer has (rotated away, revoked, expired) was counted
+  // on the key's rate: given back, or the old secret would use up its successor's requests.
+  const giveBack = async () => {
+    if (taken?.state) await deps.keys.limiter.giveBack(taken.keyId);
+  };
   if (auth.status === 'NOT_FOUND') {
     if (isSecretFormat(params.key)) deps.keys.identities.forget(hashSecret(params.key));
+    await giveBack();
     return ok(refused('NOT_FOUND'));
   }
   const known = { org: auth.org, scopes: [...auth.key.scopes] };
   if (auth.status !== 'VALID') {
     deps.keys.identities.forget(auth.key.keyHash);
+    await giveBack();
     return ok(refused(auth.status, known));
   }
   const { key } = auth;
