@@ -58,11 +58,12 @@ builder.mutationFields((t) => ({
     type: QuotaDecisionRef,
     authScopes: { authenticated: true },
     description:
-      'May the org use `quantity` more of a metric now? Anyone who can see the org may ask; with `consume` (usage writers only) it counts the quantity when allowed, atomically.',
+      'May the org use `quantity` more of a metric now? Anyone who can see the org may ask (an API key needs USAGE_WRITE); with `consume` (usage writers only) it counts the quantity when allowed, atomically.',
     args: { input: t.arg({ type: CheckQuotaInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { principal } = ctx;
-      if (input.consume) assertUsageWriter(principal);
+      // An API key's scopes: USAGE_WRITE is the one that grants checkQuota, asking or consuming.
+      if (input.consume || principal.kind === 'apiKey') assertUsageWriter(principal);
       const orgId = input.orgId
         ? orgIdFromInput(String(input.orgId))
         : principal.kind === 'apiKey'

@@ -449,8 +449,15 @@ const rows: Row[] = [
       variables: (c) => ({ input: { orgId: c.org.id, metric: 'api_calls', quantity: 1 } }),
     },
     targets: ['A', 'B'],
-    // Anyone who can see the org may ask.
-    expect: (t) => ({ ...base, default: t === 'A' ? 'ok' : 'NOT_FOUND', platformAdmin: 'ok', service: 'ok' }),
+    // Anyone who can see the org may ask; of API keys, those with USAGE_WRITE (DESIGN.md).
+    expect: (t) => ({
+      ...base,
+      default: t === 'A' ? 'ok' : 'NOT_FOUND',
+      keyUsageRead: 'FORBIDDEN',
+      keyBillingRead: 'FORBIDDEN',
+      platformAdmin: 'ok',
+      service: 'ok',
+    }),
   },
   {
     field: 'Mutation.checkQuota',
