@@ -54,14 +54,13 @@ export async function carryLateEventsForward(
   events: readonly PeriodAssigned[],
   orgs: ReadonlyMap<string, OrgRow>,
   now: Date,
-): Promise<number> {
+): Promise<void> {
   const late = events.filter((e) => e.periodEnd.getTime() <= now.getTime());
-  if (late.length === 0) return 0;
+  if (late.length === 0) return;
   const orgIds = [...new Set(late.map((e) => e.orgId))];
   await lockPeriodClose(tx, orgIds, 'shared');
   const from = new Date(Math.min(...late.map((e) => e.periodStart.getTime())));
   const closed = await closedPeriodStarts(tx, { orgIds, from });
-  let moved = 0;
   for (const e of late) {
     const starts = closed.get(e.orgId);
     const org = orgs.get(e.orgId);
@@ -71,7 +70,5 @@ export async function carryLateEventsForward(
     while (starts.has(p.start.getTime())) p = nextPeriod(p, anchor);
     e.periodStart = p.start;
     e.periodEnd = p.end;
-    moved++;
   }
-  return moved;
 }

@@ -72,10 +72,7 @@ export async function decideConsumes(
     const period = { start: event.periodStart, end: event.periodEnd };
     const idKey = orgEventKey(event.orgId, event.eventId);
     const holder = recorded.get(idKey) ?? accepted.get(idKey);
-    const conflict =
-      holder && request.idempotencyKey !== null
-        ? keyReuseConflict({ idempotencyKey: request.idempotencyKey, ...event }, holder)
-        : null;
+    const conflict = keyReuseConflict(request.idempotencyKey, event, holder);
     if (conflict) {
       results[a.index] = fail(badInput(conflict));
       continue;

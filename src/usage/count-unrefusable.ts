@@ -113,10 +113,7 @@ export async function countUnrefusable(
     const period = { start: event.periodStart, end: event.periodEnd };
     if (!counts.has(a)) {
       const holder = holders.get(orgEventKey(event.orgId, event.eventId));
-      const conflict =
-        holder && request.idempotencyKey !== null
-          ? keyReuseConflict({ idempotencyKey: request.idempotencyKey, ...event }, holder)
-          : null;
+      const conflict = keyReuseConflict(request.idempotencyKey, event, holder);
       if (conflict) {
         results.set(a, fail(badInput(conflict)));
         continue;

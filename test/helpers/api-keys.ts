@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { connect, createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -144,58 +144,4 @@ export async function waitForStore(
     if (Date.now() > deadline) throw new Error(`rate limiter store is not ${store}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-export type TcpProxy = {
-  port: number;
-  stop(): Promise<void>;
-  /**
-   * Cuts every connection and closes each new one at once, while keeping the port: the target
-   * looks down to its clients (as a Redis that stopped), until `up()`.
-   */
-  down(): void;
-  /** Lets connections through again (the target is back, on the same address). */
-  up(): void;
-};
-
-/**
- * A loopback TCP proxy to a local port: lets a test "stop Redis" for one server (by stopping the
- * proxy, or taking it down and up again) without touching the Redis that other tests use.
- */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  let down = false;
-  const proxy = createServer((client) => {
-    if (down) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => s.destroy());
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
-  const cut = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        cut();
-        proxy.close(() => resolve());
-      }),
-    down() {
-      down = true;
-      cut();
-    },
-    up() {
-      down = false;
-    },
-  };
 }

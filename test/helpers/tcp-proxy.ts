@@ -1,64 +1,89 @@
-import net from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 
-/** One client connection through the proxy, and everything the client has sent on it. */
-export type ProxiedConnection = { sent: string; silenced: boolean };
+export type TcpProxy = {
+  port: number;
+  stop(): Promise<void>;
+  /**
+   * Cuts every connection and closes each new one at once, while keeping the port: the target
+   * looks down to its clients (as a Redis that stopped), until `up()`.
+   */
+  down(): void;
+  /** Lets connections through again (the target is back, on the same address). */
+  up(): void;
+  /**
+   * Silences every open connection whose client has sent `text`: nothing more passes either way,
+   * and neither end is closed or reset, as in a network partition that drops packets. Neither
+   * side can tell such a connection from an idle one. Answers how many were silenced.
+   */
+  silence(text: string): number;
+};
 
 /**
- * A TCP proxy to `target` that can make a connection go silent: nothing more passes either way,
- * and neither end is closed or reset, as in a network partition that drops packets. Neither
- * PostgreSQL nor its client can tell such a connection from an idle one.
+ * A loopback TCP proxy to a local port: lets a test take a service away from one server (stop
+ * the proxy, take it down and up again, or silence a connection) without touching the service
+ * other tests use.
  */
-export async function startTcpProxy(target: { host: string; port: number }) {
-  const connections = new Map<ProxiedConnection, { client: net.Socket; server: net.Socket }>();
-  const proxy = net.createServer((client) => {
-    const server = net.connect(target.port, target.host);
-    const connection: ProxiedConnection = { sent: '', silenced: false };
-    connections.set(connection, { client, server });
-    client.on('data', (data) => {
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  /** Each client connection: what its client has sent, and whether it is silenced. */
+  const connections = new Map<Socket, { upstream: Socket; sent: string; silenced: boolean }>();
+  let down = false;
+  const proxy = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    const connection = { upstream, sent: '', silenced: false };
+    connections.set(client, connection);
+    client.on('data', (data: Buffer) => {
       if (connection.silenced) return;
       connection.sent += data.toString('latin1');
-      server.write(data);
+      upstream.write(data);
     });
-    server.on('data', (data) => {
+    upstream.on('data', (data: Buffer) => {
       if (!connection.silenced) client.write(data);
     });
     const end = () => {
-      connections.delete(connection);
+      connections.delete(client);
       client.destroy();
-      server.destroy();
+      upstream.destroy();
     };
-    for (const socket of [client, server]) {
-      socket.on('error', end);
-      socket.on('close', end);
+    for (const s of [client, upstream]) {
+      s.on('close', end);
+      s.on('error', end);
     }
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as net.AddressInfo;
+  const { port } = proxy.address() as AddressInfo;
+  const cut = () => {
+    for (const [client, { upstream }] of connections) {
+      client.destroy();
+      upstream.destroy();
+    }
+  };
   return {
-    /** `url` with its host and port replaced by the proxy's. */
-    urlThrough(url: string): string {
-      const through = new URL(url);
-      through.hostname = '127.0.0.1';
-      through.port = String(port);
-      return through.toString();
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        proxy.close(() => resolve());
+      }),
+    down() {
+      down = true;
+      cut();
     },
-    /** Silences every open connection whose client has sent `text`; returns how many. */
-    silence(text: string): number {
+    up() {
+      down = false;
+    },
+    silence(text) {
       let silenced = 0;
-      for (const connection of connections.keys()) {
+      for (const connection of connections.values()) {
         if (!connection.silenced && connection.sent.includes(text)) {
           connection.silenced = true;
           silenced++;
         }
       }
       return silenced;
-    },
-    async close(): Promise<void> {
-      for (const { client, server } of connections.values()) {
-        client.destroy();
-        server.destroy();
-      }
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
     },
   };
 }

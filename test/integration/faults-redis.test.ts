@@ -9,8 +9,6 @@ import {
   redisAnswers,
   type SecondInstance,
   startSecondInstance,
-  startTcpProxy,
-  type TcpProxy,
   type TestKey,
   waitForStore,
 } from '../helpers/api-keys.ts';
@@ -20,6 +18,7 @@ import { createTestOrg, type TestOrg } from '../helpers/fixtures.ts';
 import { usageLedgerDifferences } from '../helpers/ledger.ts';
 import { type Subscription, USAGE_UPDATED, type UsagePush, usedIn, wsSubscribe } from '../helpers/live.ts';
 import { startTestServer, TEST_SERVICE_TOKEN, type TestServer } from '../helpers/server.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import {
   CHECK_QUOTA,
   type QuotaResult,

@@ -48,13 +48,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the PostgreSQL live bus', () =>
   };
 
   it('listens again when its LISTEN connection goes silent, and has the live views re-read', async () => {
-    const proxy = await startTcpProxy({
-      host: new URL(scratch.url).hostname,
-      port: Number(new URL(scratch.url).port || 5432),
-    });
-    const bus = await postgresBus(proxy.urlThrough(scratch.url), createLogger('silent'), {
-      heartbeatMs: 200,
-    });
+    const through = new URL(scratch.url);
+    const proxy = await startTcpProxy(Number(through.port || 5432));
+    through.hostname = '127.0.0.1';
+    through.port = String(proxy.port);
+    const bus = await postgresBus(through.toString(), createLogger('silent'), { heartbeatMs: 200 });
     try {
       const received: LiveMessage[] = [];
       bus.subscribe((m) => received.push(m));
@@ -69,7 +67,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the PostgreSQL live bus', () =>
       expect(await heard(bus, received, 5_000)).toBe(true);
     } finally {
       await bus.close();
-      await proxy.close();
+      await proxy.stop();
     }
   });
 

@@ -5,13 +5,12 @@ import {
   redisAnswers,
   type SecondInstance,
   startSecondInstance,
-  startTcpProxy,
-  type TcpProxy,
   waitForStore,
 } from '../helpers/api-keys.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { codeOf, createTestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 const hasRedis = await redisAnswers();
