@@ -20,17 +20,38 @@ import type { Options, PostgresType } from 'postgres';
  *   them as a bad start-up packet, and postgres.js reconnects cleanly. The padding is a custom
  *   setting nothing reads. (Over TLS the first write is the 8-byte SSLRequest, which this does
  *   not cover: use `sslnegotiation=direct`, PostgreSQL 17+, where TLS starts without it.)
+ *
+ * - A reconnect delay of at most half a second. postgres.js waits before a closed connection's
+ *   next start-up, and by default that wait grows with every connection of the pool that closed
+ *   on an error since the last successful start-up (3^n / 100 s, up to 20 s; a failed connect
+ *   counts, as does a backend killed under a write). The wait is fixed when the connection
+ *   closes, so after an outage of a few seconds, or a storm of killed backends, a statement given
+ *   to such a connection waited up to 20 s, the database long back, and failed requests during
+ *   the outage took as long to fail. The pool itself bounds how often it reconnects (one start-up
+ *   per connection per statement that needs it), so a short wait costs the database little.
  */
 export function postgresOptions(applicationName: string): Options<Record<string, PostgresType>> {
   return {
     onnotice: () => {},
     fetch_types: false,
+    backoff: reconnectDelaySeconds,
     connection: {
       application_name: applicationName,
       [STARTUP_PADDING_SETTING]: STARTUP_PADDING,
     },
   };
 }
+
+/**
+ * Seconds before a closed connection starts up again, after `failures` closes on an error in a
+ * row across the pool: postgres.js's own growth (3^n / 100 s, with jitter: half to all of it),
+ * capped at half a second instead of 20 s.
+ */
+export function reconnectDelaySeconds(failures: number): number {
+  return Math.min(3 ** failures / 100, MAX_RECONNECT_DELAY_SECONDS) * (0.5 + Math.random() / 2);
+}
+
+const MAX_RECONNECT_DELAY_SECONDS = 0.5;
 
 export const STARTUP_PADDING_SETTING = 'meterline.startup_padding';
 const STARTUP_PADDING = '-'.repeat(1024);

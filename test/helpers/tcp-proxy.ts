@@ -8,8 +8,13 @@ export type TcpProxy = {
    * looks down to its clients (as a Redis that stopped), until `up()`.
    */
   down(): void;
+  /**
+   * Cuts every connection and stops listening, so that a new one is refused (ECONNREFUSED), as
+   * for a database server that is not running, until `up()`.
+   */
+  refuse(): Promise<void>;
   /** Lets connections through again (the target is back, on the same address). */
-  up(): void;
+  up(): Promise<void>;
   /**
    * Silences every open connection whose client has sent `text`: nothing more passes either way,
    * and neither end is closed or reset, as in a network partition that drops packets. Neither
@@ -53,8 +58,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       s.on('error', end);
     }
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const listen = (on: number) => new Promise<void>((resolve) => proxy.listen(on, '127.0.0.1', resolve));
+  await listen(0);
   const { port } = proxy.address() as AddressInfo;
+  let refusing = false;
   const cut = () => {
     for (const [client, { upstream }] of connections) {
       client.destroy();
@@ -72,8 +79,17 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       down = true;
       cut();
     },
-    up() {
+    async refuse() {
+      refusing = true;
+      cut();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+    async up() {
       down = false;
+      if (refusing) {
+        refusing = false;
+        await listen(port);
+      }
     },
     silence(text) {
       let silenced = 0;

@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/client.ts';
 import { isConnectionLoss } from '../../src/db/connection-loss.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 type Db = Database['db'];
 
@@ -68,6 +69,52 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('a transaction whose connection 
       cause: { code: 'CONNECTION_CLOSED', message: expect.stringMatching(/was not sent/) },
     });
     await expectPoolAnswers(database.db);
+  });
+});
+
+/**
+ * The database is unreachable for a while (its port refuses connections), and statements keep
+ * coming, as requests do. postgres.js's default reconnect delay grew with each failed connect
+ * (3^n / 100 s, up to 20 s) and was fixed when the connection closed: the ninth statement of the
+ * outage waited 5-15 s to fail, and the first one after the database was back waited up to 20 s
+ * more, the database answering all along. Now both fail or answer within the capped delay.
+ */
+describe.skipIf(!process.env.TEST_DATABASE_URL)('a database that is unreachable for a while', () => {
+  it('fails each statement at once during the outage and answers as soon as it is back', {
+    timeout: 120_000,
+  }, async () => {
+    const target = new URL(process.env.TEST_DATABASE_URL!);
+    const proxy = await startTcpProxy(Number(target.port || 5432));
+    const url = new URL(target);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data-test', poolSize: 2 });
+    try {
+      await database.db.execute(sql`select 1`);
+      await proxy.refuse();
+      /** How long each statement of the outage took to fail, in ms. */
+      const failedAfter: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const started = Date.now();
+        const error = await database.db.execute(sql`select 1`).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        failedAfter.push(Date.now() - started);
+        expect(isConnectionLoss(error)).toBe(true);
+      }
+      await proxy.up();
+      const started = Date.now();
+      const [row] = (await database.db.execute(sql`select 2 as n`)) as unknown as { n: number }[];
+      const answeredAfter = Date.now() - started;
+      expect(row!.n).toBe(2);
+      // The delay is capped at 500 ms; the bound leaves room for a busy machine, and is far
+      // below the 5-20 s of the uncapped delay.
+      expect(Math.max(...failedAfter), `each failure of the outage (ms): ${failedAfter}`).toBeLessThan(2_000);
+      expect(answeredAfter).toBeLessThan(2_000);
+    } finally {
+      await database.close();
+      await proxy.stop();
+    }
   });
 });
 

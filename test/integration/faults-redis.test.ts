@@ -237,7 +237,7 @@ describe.skipIf(!hasRedis).each(testDatabases())('Redis stopping and starting un
       expect(feed.results.some((r) => usedIn(r) === 5)).toBe(false);
 
       // Redis is back: both instances count there again, and the bus's reconnection re-reads.
-      proxy.up();
+      await proxy.up();
       await waitForStore(server, 'redis', 30_000);
       await waitForStore(second, 'redis', 30_000);
       phase = 'after';
