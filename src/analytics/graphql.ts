@@ -56,17 +56,18 @@ builder.objectFields(OrgRef, (t) => ({
     authScopes: { orgData: 'usage' },
     type: [DailyUsageRef],
     description:
-      "A metric's daily usage over the last `days` days (today included, the org's time zone); days without usage are zero.",
+      "A metric's daily usage over the last `days` days (today included, the org's time zone); days without usage are zero. `used` aggregates as the metric does: a SUM metric's quantities, a COUNT metric's events, a MAX metric's largest reading of the day, a LATEST metric's latest reading of the day.",
     args: { metric: t.arg.string({ required: true }), days: t.arg.int({ defaultValue: 30 }) },
     resolve: async (org, args, ctx) => {
       const count = checkRange('days', args.days ?? 30, 366);
-      if (!(await ctx.loaders.metrics()).some((m) => m.key === args.metric)) {
-        throw badInput(`Unknown metric ${JSON.stringify(args.metric)}.`);
-      }
+      const metric = (await ctx.loaders.metrics()).find((m) => m.key === args.metric);
+      if (!metric) throw badInput(`Unknown metric ${JSON.stringify(args.metric)}.`);
       const days = daysEndingWith(localDay(ctx.clock(), org.billingTimezone), count);
       const rows = await dailyTotals(ctx.db, {
         orgId: org.id,
-        metric: args.metric,
+        metric: metric.key,
+        aggregation: metric.aggregation,
+        timeZone: org.billingTimezone,
         fromDay: days[0]!,
         toDay: days.at(-1)!,
       });
@@ -77,7 +78,8 @@ builder.objectFields(OrgRef, (t) => ({
   topEndpoints: t.field({
     authScopes: { orgData: 'usage' },
     type: [EndpointUsageRef],
-    description: "The endpoints (events' properties.endpoint) with the most usage over the last `days` days.",
+    description:
+      "The endpoints (events' properties.endpoint) with the most usage over the last `days` days: the quantities of SUM metrics and the events of COUNT metrics; readings of MAX and LATEST metrics (levels such as seats) count in `events` only.",
     args: {
       days: t.arg.int({ defaultValue: 7 }),
       first: t.arg.int({ defaultValue: 5 }),
