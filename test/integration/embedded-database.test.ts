@@ -63,7 +63,7 @@ describe('the embedded database (PGlite in DATA_DIR)', () => {
     const ready = await fetch(`${again.url}/ready`);
     expect(await ready.json()).toMatchObject({ status: 'ready', database: 'pglite' });
     await again.kill('SIGTERM');
-  }, 60_000);
+  }, 120_000);
 
   it('takes over the lock left by a process that was killed', async () => {
     const server = await childServer({ database: { dataDir } });
@@ -73,5 +73,5 @@ describe('the embedded database (PGlite in DATA_DIR)', () => {
     await server.start();
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
     await server.kill('SIGTERM');
-  }, 60_000);
+  }, 120_000);
 });
