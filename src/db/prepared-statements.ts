@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { TransactionConnection } from './connection-loss.ts';
+import { isConnectionLoss, TransactionConnection } from './connection-loss.ts';
 
 /**
  * The postgres.js client as drizzle should use it: every statement prepared. Drizzle asks
@@ -17,10 +17,13 @@ export function preparingStatements(sql: Sql, connection?: TransactionConnection
     get(target, property, receiver) {
       switch (property) {
         case 'unsafe':
-          return (query: string, args?: unknown[], options?: object) =>
-            connection?.lost
-              ? connection.refused()
-              : target.unsafe(query, args as never, { ...options, prepare: true });
+          return (query: string, args?: unknown[], options?: object) => {
+            if (connection?.lost) return connection.refused();
+            // One array for every attempt: an error carrying another array was another statement's.
+            const params = (args ?? []) as never[];
+            const send = () => target.unsafe(query, params, { ...options, prepare: true });
+            return connection ? send() : new SentAgainAfterLoss(send, params, READ.test(query));
+          };
         case 'begin':
         case 'savepoint':
           return (...args: unknown[]) => {
@@ -39,4 +42,55 @@ export function preparingStatements(sql: Sql, connection?: TransactionConnection
       }
     },
   });
+}
+
+/** A statement that only reads: `select ...` (drizzle's queries and ours start with the verb). */
+const READ = /^\s*select\b/i;
+
+/**
+ * A statement outside a transaction, sent once more when it fails on a lost connection and
+ * sending it again cannot count anything twice: it only reads, or it was never sent. postgres.js
+ * 3.4.9 keeps the error of a backend killed under a running statement (57P01, `pg_terminate_backend`,
+ * a failover) and hands it to the next statement given to that pool slot, which fails unsent, the
+ * database answering all along (upstream issue 1223): after a failover each connection of the
+ * pool failed one more request. Such an error still names the statement it was raised for
+ * (postgres.js attaches the first statement's `args` to it), so a write whose error carries other
+ * `args` than its own was never sent. Any other failed write goes back to its caller, whose retry
+ * is safe (event ids, idempotency keys).
+ */
+class SentAgainAfterLoss implements PromiseLike<unknown> {
+  #values = false;
+  constructor(
+    private readonly send: () => ReturnType<Sql['unsafe']>,
+    private readonly params: readonly unknown[],
+    private readonly readOnly: boolean,
+  ) {}
+
+  /** drizzle asks for rows as arrays this way (postgres.js `.values()`). */
+  values(): this {
+    this.#values = true;
+    return this;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: it stands in for a postgres.js query, a thenable.
+  then<A = unknown, B = never>(
+    onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    const run = (): Promise<unknown> => {
+      const query = this.send();
+      return Promise.resolve(this.#values ? query.values() : query);
+    };
+    return run()
+      .catch((error: unknown) =>
+        isConnectionLoss(error) && (this.readOnly || this.raisedForAnother(error))
+          ? run()
+          : Promise.reject(error),
+      )
+      .then(onFulfilled, onRejected);
+  }
+
+  private raisedForAnother(error: unknown): boolean {
+    return typeof error === 'object' && error !== null && 'args' in error && error.args !== this.params;
+  }
 }

@@ -73,6 +73,67 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('a transaction whose connection 
 });
 
 /**
+ * A statement's backend is killed while it runs (`pg_terminate_backend`, a failover). postgres.js
+ * 3.4.9 keeps that 57P01 and hands it to the next statement of the same pool slot, which fails
+ * unsent with the database fine (upstream issue 1223): every request that followed a kill on
+ * that slot failed once. A read is now sent again; before, the second statement below failed
+ * with 57P01.
+ */
+describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed one', () => {
+  let database: Database;
+  let killer: postgres.Sql;
+  beforeAll(async () => {
+    const url = process.env.TEST_DATABASE_URL!;
+    database = await openDatabase({ databaseUrl: url, dataDir: '.data-test', poolSize: 1 });
+    killer = postgres(url, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await killer?.end();
+    await database?.close();
+  });
+
+  /** Runs `statement` (it must wait) on the pool's one connection and kills its backend meanwhile. */
+  const killedWhileRunning = async (statement: ReturnType<typeof sql>) => {
+    const [row] = (await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as {
+      pid: number;
+    }[];
+    const running = database.db.execute(statement).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await until(async () => {
+      const rows = await killer`select 1 from pg_stat_activity where pid = ${row!.pid} and state = 'active'`;
+      return rows.length === 1;
+    });
+    await killer`select pg_terminate_backend(${row!.pid})`;
+    return running;
+  };
+
+  it('answers a read on the slot whose statement was killed', async () => {
+    expect(isConnectionLoss(await killedWhileRunning(sql`select pg_sleep(30)`))).toBe(true);
+    const [after] = (await database.db.execute(sql`select 2 as n`)) as unknown as { n: number }[];
+    expect(after!.n).toBe(2);
+    // drizzle's query builder reads rows as arrays (postgres.js `values()`): the same.
+    const [again] = await database.db.select({ n: sql<number>`3` }).from(sql`(select 1) as x`);
+    expect(again!.n).toBe(3);
+  });
+
+  it('sends a write again only when it was never sent', async () => {
+    // A statement that is not a plain read, killed itself: its caller gets the loss (sent again,
+    // it would sleep another 30 s).
+    const killed = await killedWhileRunning(sql`with s as (select pg_sleep(30)) select 1 from s`);
+    expect(isConnectionLoss(killed)).toBe(true);
+    // The next one got the killed statement's error, unsent: it is sent again, and answers.
+    const [after] = (await database.db.execute(
+      sql`with n as (select 4 as n) select n from n`,
+    )) as unknown as {
+      n: number;
+    }[];
+    expect(after!.n).toBe(4);
+  });
+});
+
+/**
  * The database is unreachable for a while (its port refuses connections), and statements keep
  * coming, as requests do. postgres.js's default reconnect delay grew with each failed connect
  * (3^n / 100 s, up to 20 s) and was fixed when the connection closed: the ninth statement of the
