@@ -54,9 +54,9 @@ const READ = /^\s*select\b/i;
  * a failover) and hands it to the next statement given to that pool slot, which fails unsent, the
  * database answering all along (upstream issue 1223): after a failover each connection of the
  * pool failed one more request. Such an error still names the statement it was raised for
- * (postgres.js attaches the first statement's `args` to it), so a write whose error carries other
- * `args` than its own was never sent. Any other failed write goes back to its caller, whose retry
- * is safe (event ids, idempotency keys).
+ * (postgres.js attaches the first statement's `args` to it), so a write that gets it was never
+ * sent (`raisedForAnother`). Any other failed write goes back to its caller, whose retry is safe
+ * (event ids, idempotency keys).
  */
 class SentAgainAfterLoss implements PromiseLike<unknown> {
   #values = false;
@@ -90,7 +90,17 @@ class SentAgainAfterLoss implements PromiseLike<unknown> {
       .then(onFulfilled, onRejected);
   }
 
+  /**
+   * Whether a write's error was raised for another statement: a server's FATAL (the backend
+   * terminated, 57P01-57P03) that carries another statement's `args`. Only the kept error of the
+   * slot's killed statement arrives that way; the errors of a closed connection (CONNECTION_CLOSED,
+   * ECONNRESET) are shared by every statement in flight on it, pipelined ones included, which may
+   * have run: those are never sent again.
+   */
   private raisedForAnother(error: unknown): boolean {
-    return typeof error === 'object' && error !== null && 'args' in error && error.args !== this.params;
+    if (typeof error !== 'object' || error === null) return false;
+    const { code, severity, args } = error as { code?: unknown; severity?: unknown; args?: unknown };
+    const terminated = severity === 'FATAL' || (typeof code === 'string' && /^57P0[123]$/.test(code));
+    return terminated && 'args' in error && args !== this.params;
   }
 }

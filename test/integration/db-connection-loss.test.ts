@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/client.ts';
-import { isConnectionLoss } from '../../src/db/connection-loss.ts';
+import { errorChain, isConnectionLoss } from '../../src/db/connection-loss.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 type Db = Database['db'];
@@ -130,6 +130,33 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed on
       n: number;
     }[];
     expect(after!.n).toBe(4);
+  });
+
+  it('does not send again a write that was in flight behind the killed one', async () => {
+    const [row] = (await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as {
+      pid: number;
+    }[];
+    // Without parameters postgres.js pipelines the second behind the first on the one connection:
+    // it was sent, and a write in that place may have run before the kill.
+    const first = database.db.execute(sql`with s as (select pg_sleep(30)) select 1 from s`).catch((e) => e);
+    const second = database.db.execute(sql`with s as (select 5 as n) select n from s`).catch((e) => e);
+    await until(async () => {
+      const rows = await killer`select 1 from pg_stat_activity where pid = ${row!.pid} and state = 'active'`;
+      return rows.length === 1;
+    });
+    await killer`select pg_terminate_backend(${row!.pid})`;
+    expect(isConnectionLoss(await first)).toBe(true);
+    // Not sent again: it fails with the closed connection's error. (Sent again, it would have
+    // started the slot's next connection and failed with the kept 57P01 instead.)
+    const codes = [...errorChain(await second)].map((e) => e.code);
+    expect(codes).toContain('CONNECTION_CLOSED');
+    expect(codes).not.toContain('57P01');
+    const [after] = (await database.db.execute(
+      sql`with n as (select 6 as n) select n from n`,
+    )) as unknown as {
+      n: number;
+    }[];
+    expect(after!.n).toBe(6);
   });
 });
 
