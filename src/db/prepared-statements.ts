@@ -29,13 +29,25 @@ export function preparingStatements(sql: Sql, connection?: TransactionConnection
           return (...args: unknown[]) => {
             const body = args.pop() as (client: Sql) => unknown;
             const method = Reflect.get(target, property, receiver) as (...a: unknown[]) => Promise<unknown>;
-            // A savepoint runs on its transaction's connection.
-            const own = connection ?? new TransactionConnection();
-            const outcome = method.call(target, ...args, (client: Sql) =>
-              own.settle(() => body(preparingStatements(client, own))),
-            );
-            if (!connection) own.follow(outcome);
-            return outcome;
+            let started = false;
+            const attempt = () => {
+              // A savepoint runs on its transaction's connection.
+              const own = connection ?? new TransactionConnection();
+              const outcome = method.call(target, ...args, (client: Sql) => {
+                started = true;
+                return own.settle(() => body(preparingStatements(client, own)));
+              });
+              if (!connection) own.follow(outcome);
+              return outcome;
+            };
+            // A transaction whose connection was lost before its body started sent nothing of
+            // ours (its BEGIN, at most): it starts once more. That is how it meets the error
+            // postgres.js kept from the slot's killed statement (see SentAgainAfterLoss).
+            return connection
+              ? attempt()
+              : attempt().catch((error: unknown) =>
+                  !started && isConnectionLoss(error) ? attempt() : Promise.reject(error),
+                );
           };
         default:
           return Reflect.get(target, property, receiver);

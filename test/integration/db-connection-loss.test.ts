@@ -76,8 +76,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('a transaction whose connection 
  * A statement's backend is killed while it runs (`pg_terminate_backend`, a failover). postgres.js
  * 3.4.9 keeps that 57P01 and hands it to the next statement of the same pool slot, which fails
  * unsent with the database fine (upstream issue 1223): every request that followed a kill on
- * that slot failed once. A read is now sent again; before, the second statement below failed
- * with 57P01.
+ * that slot failed once. Now a read, a write that was never sent and a transaction whose body
+ * had not started are sent again; before, each of them failed with 57P01 below.
  */
 describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed one', () => {
   let database: Database;
@@ -109,20 +109,28 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed on
     return running;
   };
 
+  /** A statement that waits and is not a plain read: what its kill leaves, nothing absorbs. */
+  const waitingWrite = sql`with s as (select pg_sleep(30)) select 1 from s`;
+
+  /** The codes in an error and the errors it wraps. */
+  const codesOf = (error: unknown) => [...errorChain(error)].map((e) => e.code);
+
   it('answers a read on the slot whose statement was killed', async () => {
-    expect(isConnectionLoss(await killedWhileRunning(sql`select pg_sleep(30)`))).toBe(true);
+    expect(isConnectionLoss(await killedWhileRunning(waitingWrite))).toBe(true);
     const [after] = (await database.db.execute(sql`select 2 as n`)) as unknown as { n: number }[];
     expect(after!.n).toBe(2);
     // drizzle's query builder reads rows as arrays (postgres.js `values()`): the same.
+    expect(isConnectionLoss(await killedWhileRunning(waitingWrite))).toBe(true);
     const [again] = await database.db.select({ n: sql<number>`3` }).from(sql`(select 1) as x`);
     expect(again!.n).toBe(3);
   });
 
   it('sends a write again only when it was never sent', async () => {
-    // A statement that is not a plain read, killed itself: its caller gets the loss (sent again,
-    // it would sleep another 30 s).
-    const killed = await killedWhileRunning(sql`with s as (select pg_sleep(30)) select 1 from s`);
-    expect(isConnectionLoss(killed)).toBe(true);
+    // The killed write itself goes back to its caller with the closed connection's error. (Sent
+    // again, it would have started the slot's next connection and met the kept 57P01 there.)
+    const killed = await killedWhileRunning(waitingWrite);
+    expect(codesOf(killed)).toContain('CONNECTION_CLOSED');
+    expect(codesOf(killed)).not.toContain('57P01');
     // The next one got the killed statement's error, unsent: it is sent again, and answers.
     const [after] = (await database.db.execute(
       sql`with n as (select 4 as n) select n from n`,
@@ -130,6 +138,17 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed on
       n: number;
     }[];
     expect(after!.n).toBe(4);
+  });
+
+  it('starts a transaction again when its connection was lost before its body ran', async () => {
+    expect(isConnectionLoss(await killedWhileRunning(waitingWrite))).toBe(true);
+    let bodies = 0;
+    const rows = await database.db.transaction(async (tx) => {
+      bodies++;
+      return (await tx.execute(sql`select 5 as n`)) as unknown as { n: number }[];
+    });
+    expect(rows[0]!.n).toBe(5);
+    expect(bodies).toBe(1);
   });
 
   it('does not send again a write that was in flight behind the killed one', async () => {
@@ -148,9 +167,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the statement after a killed on
     expect(isConnectionLoss(await first)).toBe(true);
     // Not sent again: it fails with the closed connection's error. (Sent again, it would have
     // started the slot's next connection and failed with the kept 57P01 instead.)
-    const codes = [...errorChain(await second)].map((e) => e.code);
-    expect(codes).toContain('CONNECTION_CLOSED');
-    expect(codes).not.toContain('57P01');
+    expect(codesOf(await second)).toContain('CONNECTION_CLOSED');
+    expect(codesOf(await second)).not.toContain('57P01');
     const [after] = (await database.db.execute(
       sql`with n as (select 6 as n) select n from n`,
     )) as unknown as {
