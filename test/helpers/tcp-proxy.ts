@@ -58,7 +58,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       s.on('error', end);
     }
   });
-  const listen = (on: number) => new Promise<void>((resolve) => proxy.listen(on, '127.0.0.1', resolve));
+  // Listening again on the same port (after `refuse`) fails if something took it meanwhile.
+  const listen = (on: number) =>
+    new Promise<void>((resolve, reject) => {
+      proxy.once('error', reject);
+      proxy.listen(on, '127.0.0.1', () => {
+        proxy.off('error', reject);
+        resolve();
+      });
+    });
   await listen(0);
   const { port } = proxy.address() as AddressInfo;
   let refusing = false;

@@ -144,6 +144,21 @@ describe.each(testDatabases())('analytics on %s', (kind) => {
     ]);
   });
 
+  it('usageHistory of a gauge reaches back to a day whose period began a month before it', async () => {
+    // Today is November 16th (UTC), so the first of 30 days is October 18th. Periods from the
+    // 19th: a reading that day counts in the period of September 19th, 29 days before it.
+    const org = await createTestOrg(server, 'pro', { billingAnchorDay: 19 });
+    const res = await record(server, [
+      ev(org, 'seats', 3, '2026-10-18T12:00:00Z'),
+      ev(org, 'seats', 4, '2026-11-15T12:00:00Z'),
+    ]);
+    expect(res.data?.recordUsage).toMatchObject({ accepted: 2, rejected: [] });
+    expect(await history(org, 'seats', 30)).toEqual([
+      { day: '2026-10-18', used: 3, events: 1 },
+      { day: '2026-11-15', used: 4, events: 1 },
+    ]);
+  });
+
   it('topEndpoints ranks what endpoints consumed: SUM quantities and COUNT events, not gauge readings', async () => {
     const { count, org } = await orgWithEveryAggregation();
     await record(server, [
