@@ -71,6 +71,14 @@ export function attachGraphQLWebSocket(params: {
     },
     wss,
   );
+  // graphql-ws prints a socket's error with console.error, past the logger, and closes the socket
+  // with 1011; ws has closed it already (1009 for a message over maxPayload, or the connection
+  // broke). So a client could fill stderr with stack traces: such errors are logged here instead.
+  // Registered after graphql-ws's own connection listener, so its error listener is there to go.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error) => params.log.info({ err: error }, 'websocket closed on a socket error'));
+  });
   return {
     close: () =>
       new Promise<void>((resolve) => {

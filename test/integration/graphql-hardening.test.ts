@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { RecordUsageDocument } from '../../src/client/operations.generated.ts';
 import { ARMOR_LIMITS, DEFAULT_MAX_BODY_BYTES } from '../../src/http/hardening.ts';
@@ -187,7 +187,15 @@ describe.each(testDatabases())('GraphQL hardening (%s)', (kind) => {
         type: 'connection_init',
         payload: { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, pad: 'x'.repeat(pad) },
       });
-    expect(await messageAnswer(init(DEFAULT_MAX_BODY_BYTES))).toEqual({ code: 1009 });
+    // Logged through the server's logger, not printed to stderr (graphql-ws's console.error did).
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await messageAnswer(init(DEFAULT_MAX_BODY_BYTES))).toEqual({ code: 1009 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
     expect(await messageAnswer(init(1_000))).toEqual({ reply: JSON.stringify({ type: 'connection_ack' }) });
   });
 
