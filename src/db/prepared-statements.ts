@@ -68,7 +68,8 @@ const READ = /^\s*select\b/i;
  * pool failed one more request. Such an error still names the statement it was raised for
  * (postgres.js attaches the first statement's `args` to it), so a write that gets it was never
  * sent (`raisedForAnother`). Any other failed write goes back to its caller, whose retry is safe
- * (event ids, idempotency keys).
+ * (event ids, idempotency keys). Unlike a postgres.js query it runs when awaited, each time:
+ * drizzle awaits it once.
  */
 class SentAgainAfterLoss implements PromiseLike<unknown> {
   #values = false;
