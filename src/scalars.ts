@@ -1,6 +1,7 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 import { type Amount, Dec, formatAmount, parseAmount } from './billing/money.ts';
 import { builder } from './builder.ts';
+import { parseRfc3339, RFC3339 } from './client/rfc3339.ts';
 import { MAX_SAFE_BIGINT } from './db/columns.ts';
 
 function badValue(message: string): GraphQLError {
@@ -22,27 +23,14 @@ builder.scalarType('DateTime', {
   },
 });
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-
-/**
- * JavaScript's Date rolls fields over (2026-02-30 is read as March 2nd, 24:00 as the next day),
- * which would count an event on a day its sender never wrote: each field must be in range.
- */
 function parseDateTime(value: unknown): Date {
-  const fields = typeof value === 'string' ? RFC3339.exec(value) : null;
-  if (!fields) {
+  if (typeof value !== 'string' || !RFC3339.test(value)) {
     throw badValue(
       `DateTime must be an RFC 3339 string such as 2026-11-01T00:00:00Z, got ${JSON.stringify(value)}`,
     );
   }
-  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = fields.slice(1, 7).map(Number);
-  const date = new Date(value as string);
-  const calendar = new Date(0);
-  calendar.setUTCFullYear(year, month - 1, day);
-  const inRange =
-    month >= 1 && month <= 12 && calendar.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59;
-  if (!inRange || Number.isNaN(date.getTime()))
-    throw badValue(`DateTime ${JSON.stringify(value)} is not a valid instant`);
+  const date = parseRfc3339(value);
+  if (!date) throw badValue(`DateTime ${JSON.stringify(value)} is not a valid instant`);
   return date;
 }
 

@@ -1,5 +1,6 @@
 import { uuidv7 } from './ids.ts';
 import type { UsageEventInput } from './operations.generated.ts';
+import { parseRfc3339, RFC3339 } from './rfc3339.ts';
 
 /** What a host application tracks. Only `metric` is required. */
 export type UsageEvent = {
@@ -48,13 +49,11 @@ export function toEventInput(event: UsageEvent, now: number = Date.now()): Usage
 }
 
 /**
- * The server's DateTime scalar (src/scalars.ts): a date, a time and an offset. One string it
- * cannot read fails the whole recordUsage request at variable coercion, every good event of the
- * batch with it, so a timestamp is checked here, where only its own event is refused.
+ * The timestamp sent, always in `toISOString()` form; throws a TypeError for one that cannot be
+ * sent. One the server's DateTime scalar cannot read would fail the whole recordUsage request at
+ * variable coercion, every good event of the batch with it, so it is checked here, where only its
+ * own event is refused.
  */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** The timestamp sent, always in `toISOString()` form; throws a TypeError for one that cannot be sent. */
 function timestampOf(value: unknown, now: number): string {
   let date: Date;
   if (value === undefined) date = new Date(now);
@@ -69,19 +68,10 @@ function timestampOf(value: unknown, now: number): string {
   return iso;
 }
 
-/**
- * Date.parse alone is not enough: it reads forms the server refuses ("2025-06-01 10:00") and
- * rolls over fields RFC 3339 forbids (Feb 30, 24:00), which would count usage on another day.
- */
+/** Date.parse alone is not enough: it reads forms the server refuses ("2025-06-01 10:00"). */
 function parseTimestamp(text: string): Date {
-  const fields = RFC3339.exec(text)?.slice(1, 7).map(Number);
-  const date = new Date(text);
-  if (fields !== undefined && !Number.isNaN(date.getTime())) {
-    const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = fields;
-    const calendar = new Date(0);
-    calendar.setUTCFullYear(year, month - 1, day);
-    if (calendar.getUTCMonth() === month - 1 && hour <= 23 && minute <= 59 && second <= 59) return date;
-  }
+  const date = parseRfc3339(text);
+  if (date) return date;
   throw new TypeError(
     `timestamp must be an RFC 3339 date-time such as 2026-11-01T10:00:00Z (got ${JSON.stringify(text)})`,
   );

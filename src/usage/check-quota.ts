@@ -11,7 +11,7 @@ import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
 import { decideConsumption } from './decide-consumption.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
-import { characterCount, MAX_EVENT_ID_LENGTH } from './usage-event-rules.ts';
+import { exceedsCharacters, MAX_EVENT_ID_LENGTH } from './usage-event-rules.ts';
 
 export type { QuotaDecisionView } from './quota-view.ts';
 
@@ -36,9 +36,10 @@ export function consumptionOf(
 ): Result<Omit<ConsumeRequest, 'orgId'>> {
   if (params.quantity <= 0n) return fail(badInput('quantity must be a positive integer.'));
   const key = params.idempotencyKey ?? null;
-  const tooLong =
-    key !== null && key.length > MAX_EVENT_ID_LENGTH && characterCount(key) > MAX_EVENT_ID_LENGTH;
-  if (key !== null && (key.length === 0 || tooLong || !isStorableText(key))) {
+  if (
+    key !== null &&
+    (key.length === 0 || exceedsCharacters(key, MAX_EVENT_ID_LENGTH) || !isStorableText(key))
+  ) {
     return fail(
       badInput(
         `idempotencyKey must be 1 to ${MAX_EVENT_ID_LENGTH} characters of valid Unicode, without NUL (\\u0000) or unpaired surrogates.`,

@@ -23,6 +23,11 @@ export function characterCount(text: string): number {
   return count;
 }
 
+/** Whether `text` has more than `max` characters (`characterCount`), counted only when it may. */
+export function exceedsCharacters(text: string, max: number): boolean {
+  return text.length > max && characterCount(text) > max;
+}
+
 export type RejectionCode =
   | 'INVALID_ID'
   | 'NOT_FOUND'
@@ -53,7 +58,7 @@ export function checkEventFields(
   if (typeof id !== 'string' || id.trim().length === 0) {
     return { code: 'INVALID_ID', message: 'id is required: a unique idempotency key for this event.' };
   }
-  if (id.length > MAX_EVENT_ID_LENGTH && characterCount(id) > MAX_EVENT_ID_LENGTH) {
+  if (exceedsCharacters(id, MAX_EVENT_ID_LENGTH)) {
     return {
       code: 'INVALID_ID',
       message: `id must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${characterCount(id)}).`,
