@@ -2,7 +2,7 @@ import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
-import { decideConsumption } from '../usage/decide-consumption.ts';
+import { decideConsumption, heldAfterReading } from '../usage/decide-consumption.ts';
 import { lockCounters, orgEventKey, recordedEvents } from '../usage/repository.ts';
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from './budget.ts';
 import { overageTotalAfter } from './quota.ts';
@@ -13,6 +13,7 @@ export type BudgetedEvent = {
   eventId: string;
   metricKey: string;
   quantity: bigint;
+  occurredAt: Date;
   periodStart: Date;
   periodEnd: Date;
 };
@@ -67,17 +68,20 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
       loaders.overridesByOrg.load(org.id),
       loaders.counters.load({ orgId: org.id, periodStart }),
     ]);
-    const used = new Map(counters.map((c) => [c.metricKey, c.value]));
+    const used = new Map(counters.map((c) => [c.metricKey, { value: c.value, latestAt: c.latestAt }]));
     let soFar = budget.overageCostSoFar;
     let alert = false;
     for (const e of group) {
       const aggregation = metrics.find((m) => m.key === e.metricKey)?.aggregation;
       if (recorded.has(orgEventKey(org.id, e.eventId))) continue;
       const entitlement = entitlementFor(e.metricKey, planRows, overrides);
-      const before = used.get(e.metricKey) ?? 0n;
+      const counter = used.get(e.metricKey) ?? { value: 0n, latestAt: null };
+      const before = counter.value;
+      const reading = { at: e.occurredAt, heldAt: counter.latestAt };
       const d = decideConsumption(aggregation ?? 'SUM', entitlement, before, e.quantity, {
         budget: { ...budget, overageCostSoFar: soFar },
         billingEnabled: params.billingEnabled,
+        reading,
       });
       if (!d.allowed) {
         if (d.reason === 'BUDGET_CAP') refused.add(e);
@@ -90,7 +94,7 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
         d.usedAfter,
         true,
       );
-      used.set(e.metricKey, d.usedAfter);
+      used.set(e.metricKey, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
       if (d.budgetExceeded) alert = true;
     }
     if (alert && budget.action === 'ALERT') {

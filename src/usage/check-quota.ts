@@ -84,7 +84,8 @@ export async function checkQuota(
     loaders.counters.load({ orgId: org.id, periodStart: period.start }),
     overageBudgetOf(loaders, org, period, params.billingEnabled),
   ]);
-  const used = counters.find((c) => c.metricKey === metric.key)?.value ?? 0n;
+  const counter = counters.find((c) => c.metricKey === metric.key);
+  const used = counter?.value ?? 0n;
   const d = decideConsumption(
     metric.aggregation,
     entitlementFor(metric.key, entitlements, overrides),
@@ -93,6 +94,7 @@ export async function checkQuota(
     {
       budget,
       billingEnabled: params.billingEnabled,
+      reading: { at: now, heldAt: counter?.latestAt ?? null },
     },
   );
   return ok(quotaView(d, { metric, period, used, consumed: false }));

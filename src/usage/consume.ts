@@ -12,12 +12,13 @@ import {
   type ConsumeRequest,
   readConsumeCatalog,
 } from './consume-catalog.ts';
-import { decideConsumption } from './decide-consumption.ts';
+import { decideConsumption, heldAfterReading } from './decide-consumption.ts';
 import { keyReuseConflict } from './idempotency-key.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
   insertEventsAndCount,
+  type LockedCounter,
   lockCounters,
   orgEventKey,
   type PreparedUsageEvent,
@@ -68,7 +69,8 @@ export async function decideConsumes(
   for (const a of admitted) {
     const { request, metric, event, entitlement } = a;
     const counter = counterKeyString(event);
-    const before = used.get(counter) ?? 0n;
+    const locked = used.get(counter) ?? { value: 0n, latestAt: null };
+    const before = locked.value;
     const period = { start: event.periodStart, end: event.periodEnd };
     const idKey = orgEventKey(event.orgId, event.eventId);
     const holder = recorded.get(idKey) ?? accepted.get(idKey);
@@ -87,9 +89,11 @@ export async function decideConsumes(
       continue;
     }
     const running = budgets.get(budgetKey(event));
+    const reading = { at: event.occurredAt, heldAt: locked.latestAt };
     const d = decideConsumption(metric.aggregation, entitlement, before, request.quantity, {
       budget: running?.budget ?? null,
       billingEnabled: request.billingEnabled,
+      reading,
     });
     if (!d.allowed) {
       results[a.index] = ok(quotaView(d, { metric, period, used: before, consumed: false }));
@@ -115,7 +119,7 @@ export async function decideConsumes(
       );
       if (d.budgetExceeded && budget.action === 'ALERT') running.alert = true;
     }
-    used.set(counter, d.usedAfter);
+    used.set(counter, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
     accepted.set(idKey, { metricKey: event.metricKey, quantity: event.quantity });
     toRecord.push(event);
     results[a.index] = ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true }));
@@ -143,9 +147,12 @@ const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.p
  * no two transactions wait on each other: the budgets of capped orgs (a budget spans all of an
  * org's metrics, so two metrics consumed at once must not both see the old total), then their
  * counters, then hard-limited counters, then the rest. Each group is sorted; the statements go
- * out together (pipelined) and run in that order. Answers each counter's value.
+ * out together (pipelined) and run in that order. Answers each counter as locked.
  */
-async function lockInRecordUsageOrder(tx: Db, admitted: readonly Admitted[]): Promise<Map<string, bigint>> {
+async function lockInRecordUsageOrder(
+  tx: Db,
+  admitted: readonly Admitted[],
+): Promise<Map<string, LockedCounter>> {
   const capped = admitted.filter((a) => a.org.budgetCap !== null);
   const limited = admitted.filter(
     (a) => a.org.budgetCap === null && canRefuse(a.entitlement, { hasBudget: false }),

@@ -15,9 +15,18 @@ export function decideConsumption(
   entitlement: Entitlement,
   used: bigint,
   quantity: bigint,
-  /** The org's overage budget, when it has a cap. */
-  options: { budget?: OverageBudget | null; billingEnabled?: boolean } = {},
+  options: {
+    /** The org's overage budget, when it has a cap. */
+    budget?: OverageBudget | null;
+    billingEnabled?: boolean;
+    /** A LATEST reading's time and its counter's (without it, the reading is taken as the latest). */
+    reading?: ReadingTime;
+  } = {},
 ): QuotaDecision & { usedAfter: bigint } {
+  if (aggregation === 'LATEST' && isOutdatedReading(options.reading)) {
+    // Like a replay: nothing moves, so no limit can be passed (even one lowered below `used`).
+    return { ...decideQuota({ entitlement, used, quantity: 0n }), allowed: true };
+  }
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
     const after = aggregation === 'MAX' && used > quantity ? used : quantity;
     if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...options });
@@ -27,4 +36,25 @@ export function decideConsumption(
   }
   const added = aggregation === 'COUNT' ? 1n : quantity;
   return decideQuota({ entitlement, used, quantity: added, ...options });
+}
+
+/**
+ * When a LATEST reading was taken (`at`), and when the reading its counter holds was (`heldAt`;
+ * null while no reading set it: a counter made empty by a lock takes any reading).
+ */
+export type ReadingTime = { at: Date; heldAt: Date | null };
+
+/**
+ * Whether a LATEST reading is older than the one its counter holds: the write keeps the latest by
+ * timestamp (insertEventsAndCount), so such a reading is recorded but leaves the period's value.
+ * A reading of the same instant is not outdated here: the write breaks that tie by event id in
+ * the database's order, and deciding it as the new value is the side limits are safe on.
+ */
+export function isOutdatedReading(reading: ReadingTime | undefined): boolean {
+  return reading?.heldAt != null && reading.at.getTime() < reading.heldAt.getTime();
+}
+
+/** When the reading a LATEST counter holds was taken, once `reading` is counted. */
+export function heldAfterReading(reading: ReadingTime): Date {
+  return isOutdatedReading(reading) ? reading.heldAt! : reading.at;
 }

@@ -12,7 +12,7 @@ import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { decideConsumption } from './decide-consumption.ts';
+import { decideConsumption, heldAfterReading } from './decide-consumption.ts';
 import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
 import {
   type CounterKey,
@@ -249,7 +249,8 @@ async function refusePastSafeUsage(
   for (const c of candidates) {
     if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
     const key = counterKeyString(counterKeyOf(c));
-    const current = used.get(key) ?? 0n;
+    const locked = used.get(key);
+    const current = locked?.value ?? 0n;
     if (current + c.event.quantity > MAX_SAFE_BIGINT) {
       refused.add(c);
       reject(c, {
@@ -258,7 +259,7 @@ async function refusePastSafeUsage(
       });
       continue;
     }
-    used.set(key, current + c.event.quantity);
+    used.set(key, { value: current + c.event.quantity, latestAt: locked?.latestAt ?? null });
   }
   return refused;
 }
@@ -335,8 +336,10 @@ async function refuseOverHardLimits(
   for (const { c, entitlement, aggregation } of limited) {
     if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
     const k = counterKeyString(counterKeyOf(c));
-    const current = used.get(k) ?? 0n;
-    const d = decideConsumption(aggregation, entitlement, current, c.event.quantity);
+    const locked = used.get(k) ?? { value: 0n, latestAt: null };
+    const current = locked.value;
+    const reading = { at: c.prepared.occurredAt, heldAt: locked.latestAt };
+    const d = decideConsumption(aggregation, entitlement, current, c.event.quantity, { reading });
     if (!d.allowed) {
       refused.add(c);
       reject(c, {
@@ -345,7 +348,7 @@ async function refuseOverHardLimits(
       });
       continue;
     }
-    used.set(k, d.usedAfter);
+    used.set(k, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
   }
   return refused;
 }

@@ -240,6 +240,9 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A counter as `lockCounters` found it: its value, and when the LATEST reading it holds was taken (null: none). */
+export type LockedCounter = { value: bigint; latestAt: Date | null };
+
 /** The counter of one org, metric and billing period. */
 export type CounterKey = { orgId: string; metricKey: string; periodStart: Date; periodEnd: Date };
 
@@ -248,7 +251,7 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
 
 /**
  * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
- * their values. Anyone else deciding against the same limits waits here, so two consumers can
+ * their values (with, for LATEST, when the reading they hold was taken: `LockedCounter`). Anyone else deciding against the same limits waits here, so two consumers can
  * never both take the last units.
  * Every statement that locks counters takes them in one order, so batches cannot deadlock: org,
  * then metric key in byte order (`collate "C"`, whatever the database's collation), then period
@@ -257,8 +260,8 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
  * the database puts the prefix first.
  * Two statements whatever the number of keys, sent together (pipelined on one connection).
  */
-export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, bigint>> {
-  const values = new Map<string, bigint>();
+export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, LockedCounter>> {
+  const values = new Map<string, LockedCounter>();
   if (keys.length === 0) return values;
   const unique = new Map(keys.map((k) => [counterKeyString(k), k])).values();
   const wanted = JSON.stringify(
@@ -281,22 +284,29 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
     // outer order), so rows are locked in that order. A plain join lets the planner hash the
     // whole table instead.
     db.execute(sql`
-      select c.org_id, c.metric_key, c.period_start, c.value
+      select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at
       from (
         select * from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
         order by org_id, metric_key collate "C", period_start -- COUNTER_LOCK_ORDER
       ) k
       cross join lateral (
-        select c.org_id, c.metric_key, c.period_start, c.value from usage_counters c
+        select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at from usage_counters c
         where c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start
         for update
       ) c`),
   ]);
-  for (const r of rowsOf<{ org_id: string; metric_key: string; period_start: string | Date; value: string }>(
-    locked,
-  )) {
+  for (const r of rowsOf<{
+    org_id: string;
+    metric_key: string;
+    period_start: string | Date;
+    value: string;
+    latest_at: string | Date | null;
+  }>(locked)) {
     const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };
-    values.set(counterKeyString(key), BigInt(r.value));
+    values.set(counterKeyString(key), {
+      value: BigInt(r.value),
+      latestAt: r.latest_at === null ? null : new Date(r.latest_at),
+    });
   }
   return values;
 }

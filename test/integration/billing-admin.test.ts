@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestKey } from '../helpers/api-keys.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { addUsage, codeOf, createTestOrg, type TestOrg, unique } from '../helpers/fixtures.ts';
+import {
+  addTestMetric,
+  addUsage,
+  codeOf,
+  createTestOrg,
+  createTestPlan,
+  type TestOrg,
+  unique,
+} from '../helpers/fixtures.ts';
 import { startTestServer, TEST_SERVICE_TOKEN, type TestServer } from '../helpers/server.ts';
 import { consume, record, usedByMetric } from '../helpers/usage.ts';
 
@@ -199,6 +207,30 @@ describe.each(testDatabases())('billing administration on %s', (kind) => {
     const denied = await consume(server, { orgId: org.id, metric: 'seats', quantity: 12 });
     expect(denied.data!.checkQuota).toMatchObject({ allowed: false, reason: 'BUDGET_CAP' });
     expect((await usedByMetric(server, org)).seats).toBe(10);
+  });
+
+  it('BLOCK budget cap: a LATEST reading older than the one counted costs nothing', async () => {
+    const metric = await addTestMetric(server, 'gauge', 'LATEST');
+    const code = await createTestPlan(server, {
+      name: 'Priced gauge',
+      entitlements: [{ metric, included: 5, overage: { model: 'PER_UNIT', unitPrice: '10' } }],
+    });
+    const org = await createTestOrg(server, code);
+    expect((await setBudget(org, '50')).errors).toBeUndefined();
+    const reading = (id: string, quantity: number, minutesFromNow: number) => ({
+      id,
+      orgId: org.id,
+      metric,
+      quantity,
+      timestamp: new Date(Date.now() + minutesFromNow * 60_000).toISOString(),
+    });
+    // 6 read two minutes ahead ($10 of overage); 20 read half an hour ago would cost $150, but it
+    // is older than the 6, so the period's value (and cost) stays where the 6 put it.
+    const ahead = await record(server, [reading('ahead', 6, 2)]);
+    expect(ahead.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+    const older = await record(server, [reading('older', 20, -30)]);
+    expect(older.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+    expect((await usedByMetric(server, org))[metric]).toBe(6);
   });
 
   it('BLOCK budget cap: denies the consumption that takes overage past the cap (checkQuota and recordUsage)', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.ts';
 import { addTestMetric, createTestOrg, createTestPlan } from '../helpers/fixtures.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { consume, record, usedByMetric } from '../helpers/usage.ts';
+import { startTestServer, TEST_SERVICE_TOKEN, type TestServer } from '../helpers/server.ts';
+import { CHECK_QUOTA, consume, record, usedByMetric } from '../helpers/usage.ts';
 
 /**
  * A LATEST metric keeps the value of the period's latest reading (billing/aggregation.ts). With a
@@ -54,5 +54,44 @@ describe.each(testDatabases())('LATEST metrics on %s', (kind) => {
       .checkQuota;
     expect(past).toMatchObject({ allowed: false, reason: 'HARD_LIMIT', consumed: false });
     expect((await usedByMetric(server, org))[metric]).toBe(4);
+  });
+
+  /** A gauge whose counter holds a reading of 5 stamped two minutes ahead (allowed up to five). */
+  async function gaugeReadAhead() {
+    const gauge = await orgWithGauge();
+    const ahead = new Date(Date.now() + 2 * 60_000).toISOString();
+    const res = await record(server, [
+      { id: 'ahead', orgId: gauge.org.id, metric: gauge.metric, quantity: 5, timestamp: ahead },
+    ]);
+    expect(res.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+    return gauge;
+  }
+
+  it("records a reading older than the counter's without moving the value, past the hard limit too", async () => {
+    const { metric, org } = await gaugeReadAhead();
+    // 50 is over the hard limit of 10, but older: it cannot become the period's value.
+    const older = new Date(Date.now() - 30 * 60_000).toISOString();
+    const late = await record(server, [
+      { id: 'older', orgId: org.id, metric, quantity: 50, timestamp: older },
+    ]);
+    expect(late.data!.recordUsage).toMatchObject({ accepted: 1, rejected: [] });
+    expect((await usedByMetric(server, org))[metric]).toBe(5);
+  });
+
+  it('answers a consuming check read now with the value the counter keeps', async () => {
+    const { metric, org } = await gaugeReadAhead();
+    const check = (await consume(server, { orgId: org.id, metric, quantity: 3, idempotencyKey: 'now' })).data!
+      .checkQuota;
+    expect(check).toMatchObject({ allowed: true, consumed: true, used: 5, remaining: 5 });
+    expect((await usedByMetric(server, org))[metric]).toBe(5);
+    // Asked without consuming, a reading of 50 now would not move the value either.
+    const asked = await server.gql<{ checkQuota: unknown }>(
+      CHECK_QUOTA,
+      {
+        input: { orgId: org.id, metric, quantity: 50 },
+      },
+      TEST_SERVICE_TOKEN,
+    );
+    expect(asked.data!.checkQuota).toMatchObject({ allowed: true, consumed: false, used: 5 });
   });
 });

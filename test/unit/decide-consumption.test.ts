@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Entitlement } from '../../src/billing/entitlements.ts';
 import { Dec } from '../../src/billing/money.ts';
-import { decideConsumption } from '../../src/usage/decide-consumption.ts';
+import {
+  decideConsumption,
+  heldAfterReading,
+  isOutdatedReading,
+} from '../../src/usage/decide-consumption.ts';
 import { overagePriceArb } from './billing/arbitraries.ts';
 
 /** Seats with a priced overage: 5 included, $10 a seat past them, a wall at 20. */
@@ -88,6 +92,61 @@ describe('decideConsumption of a COUNT metric', () => {
         expect(d).toEqual(decideConsumption('SUM', entitlement, used, 1n));
         expect(d.usedAfter).toBe(d.allowed ? used + 1n : used);
       }),
+    );
+  });
+});
+
+describe("decideConsumption of a LATEST reading older than its counter's", () => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 11, 2, 10, minute));
+  it.each([
+    // used, reading, taken at, counter's reading taken at, allowed, reason, usedAfter
+    [7n, 4n, 0, 5, true, 'OVERAGE', 7n], // older: the value stays 7
+    [7n, 21n, 0, 5, true, 'OVERAGE', 7n], // older: passes no limit, since it moves nothing
+    [3n, 21n, 0, 5, true, 'WITHIN_INCLUDED', 3n],
+    [7n, 21n, 5, 5, false, 'HARD_LIMIT', 7n], // the same instant: decided as the new value
+    [7n, 4n, 6, 5, true, 'WITHIN_INCLUDED', 4n], // later: the new value
+    [7n, 21n, 0, null, false, 'HARD_LIMIT', 7n], // no reading held yet: any reading sets it
+  ] as const)(
+    'used %d, reading %d at :%d, held from :%s -> allowed %s, %s, value %d',
+    (used, q, mAt, mHeld, allowed, reason, after) => {
+      const reading = { at: at(mAt), heldAt: mHeld === null ? null : at(mHeld) };
+      const d = decideConsumption('LATEST', seats, used, q, { reading });
+      expect({ allowed: d.allowed, reason: d.reason, usedAfter: d.usedAfter }).toEqual({
+        allowed,
+        reason,
+        usedAfter: after,
+      });
+    },
+  );
+
+  it('leaves MAX, SUM and COUNT as they were: only LATEST keeps the latest by time', () => {
+    const reading = { at: at(0), heldAt: at(5) };
+    for (const aggregation of ['MAX', 'SUM', 'COUNT'] as const)
+      expect(decideConsumption(aggregation, seats, 7n, 4n, { reading })).toEqual(
+        decideConsumption(aggregation, seats, 7n, 4n),
+      );
+  });
+
+  it('never passes the hard limit or the budget, and the counter holds the later reading', () => {
+    const instant = fc
+      .integer({ min: 0, max: 10_000 })
+      .map((s) => new Date(Date.UTC(2026, 11, 2) + s * 1000));
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 20n }),
+        fc.bigInt({ min: 1n, max: 40n }),
+        instant,
+        fc.option(instant),
+        (used, q, readingAt, heldAt) => {
+          const reading = { at: readingAt, heldAt };
+          const d = decideConsumption('LATEST', seats, used, q, { reading, budget: budget('50', '0') });
+          expect(d.usedAfter <= (used > 20n ? used : 20n)).toBe(true);
+          if (isOutdatedReading(reading)) expect(d).toMatchObject({ allowed: true, usedAfter: used });
+          else expect(d).toEqual(decideConsumption('LATEST', seats, used, q, { budget: budget('50', '0') }));
+          const held = heldAfterReading(reading).getTime();
+          expect(held).toBe(Math.max(readingAt.getTime(), heldAt?.getTime() ?? 0));
+        },
+      ),
     );
   });
 });
