@@ -1,4 +1,5 @@
 import { and, asc, gt, inArray, sql } from 'drizzle-orm';
+import { arrayLiteral, isoFormatter } from '../db/array-literal.ts';
 import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
 import type { OrgRow } from '../orgs/repository.ts';
@@ -33,17 +34,40 @@ export function orgsAfter(
     .limit(params.limit);
 }
 
-/** Counters of many (org, period) pairs in one statement. */
-export async function countersOfPairs(db: Db, pairs: readonly OrgPeriod[]): Promise<UsageCounterRow[]> {
+/** What a billing run reads of a counter: whose it is and its value. */
+export type CounterValue = Pick<UsageCounterRow, 'orgId' | 'metricKey' | 'periodStart' | 'value'>;
+
+/**
+ * The counters of many (org, period) pairs in one statement: only what pricing reads (a billing
+ * run reads hundreds of thousands; whole rows would parse four timestamps each).
+ */
+export async function countersOfPairs(db: Db, pairs: readonly OrgPeriod[]): Promise<CounterValue[]> {
   if (pairs.length === 0) return [];
-  return db
-    .select()
-    .from(usageCounters)
-    .where(
-      sql`(${usageCounters.orgId}, ${usageCounters.periodStart}) in (
-        select (p->>'org_id')::uuid, (p->>'period_start')::timestamptz
-        from jsonb_array_elements(${pairsJson(pairs)}::jsonb) p)`,
-    );
+  const iso = isoFormatter();
+  const result = await db.execute(sql`
+    select c.org_id, c.metric_key, c.period_start, c.value
+    from unnest(
+      ${arrayLiteral(pairs.map((p) => p.orgId))}::uuid[],
+      ${arrayLiteral(pairs.map((p) => iso(p.periodStart)))}::timestamptz[]
+    ) as p(org_id, period_start)
+    -- One index probe per pair: a plain join let the planner hash the whole table for every chunk.
+    cross join lateral (
+      select c.org_id, c.metric_key, c.period_start, c.value from ${usageCounters} c
+      where c.org_id = p.org_id and c.period_start = p.period_start
+    ) c`);
+  // Each pair's period start is one Date shared by its counters, as pricing looks them up.
+  const starts = new Map<string, Date>();
+  return rowsOf<{ org_id: string; metric_key: string; period_start: string | Date; value: string | bigint }>(
+    result,
+  ).map((r) => {
+    const key = String(r.period_start);
+    let periodStart = starts.get(key);
+    if (!periodStart) {
+      periodStart = new Date(r.period_start);
+      starts.set(key, periodStart);
+    }
+    return { orgId: r.org_id, metricKey: r.metric_key, periodStart, value: BigInt(r.value) };
+  });
 }
 
 /**
@@ -94,31 +118,33 @@ export async function replaceOverageLines(
   params: { pairs: readonly OrgPeriod[]; lines: readonly NewOverage[] },
 ): Promise<void> {
   if (params.pairs.length === 0) return;
-  const payload = JSON.stringify(
-    params.lines.map((l) => ({
-      org_id: l.orgId,
-      metric_key: l.metricKey,
-      period_start: l.periodStart.toISOString(),
-      period_end: l.periodEnd.toISOString(),
-      used: l.used.toString(),
-      threshold: l.threshold.toString(),
-      units: l.units.toString(),
-      unit_price: l.unitPrice ?? null,
-      amount: l.amount,
-      amount_minor: l.amountMinor.toString(),
-      currency: l.currency,
-      calculated_at: l.calculatedAt.toISOString(),
-    })),
-  );
+  const iso = isoFormatter();
+  // One array per column (see arrayLiteral): a chunk of a billing run writes tens of thousands.
+  const { lines } = params;
+  const column = (value: (l: NewOverage) => string | null) => arrayLiteral(lines.map(value));
   await db.execute(sql`
     with pairs as (
-      select (p->>'org_id')::uuid as org_id, (p->>'period_start')::timestamptz as period_start
-      from jsonb_array_elements(${pairsJson(params.pairs)}::jsonb) p
+      select * from unnest(
+        ${arrayLiteral(params.pairs.map((p) => p.orgId))}::uuid[],
+        ${arrayLiteral(params.pairs.map((p) => iso(p.periodStart)))}::timestamptz[]
+      ) as p(org_id, period_start)
     ),
     input as (
-      select * from jsonb_to_recordset(${payload}::jsonb) as x(org_id uuid, metric_key text,
-        period_start timestamptz, period_end timestamptz, used bigint, threshold bigint, units bigint,
-        unit_price numeric, amount numeric, amount_minor bigint, currency text, calculated_at timestamptz)
+      select * from unnest(
+        ${column((l) => l.orgId)}::uuid[],
+        ${column((l) => l.metricKey)}::text[],
+        ${column((l) => iso(l.periodStart))}::timestamptz[],
+        ${column((l) => iso(l.periodEnd))}::timestamptz[],
+        ${column((l) => l.used.toString())}::bigint[],
+        ${column((l) => l.threshold.toString())}::bigint[],
+        ${column((l) => l.units.toString())}::bigint[],
+        ${column((l) => l.unitPrice ?? null)}::numeric[],
+        ${column((l) => l.amount)}::numeric[],
+        ${column((l) => l.amountMinor.toString())}::bigint[],
+        ${column((l) => l.currency)}::text[],
+        ${column((l) => iso(l.calculatedAt))}::timestamptz[]
+      ) as x(org_id, metric_key, period_start, period_end, used, threshold, units, unit_price, amount,
+        amount_minor, currency, calculated_at)
     ),
     stale as (
       delete from overages o using pairs p

@@ -13,7 +13,7 @@ export type OrgMeterInputs = {
   entitlements: readonly PlanEntitlementRow[];
   overrides: readonly EntitlementOverrideRow[];
   /** The org's counters for the period. */
-  counters: readonly UsageCounterRow[];
+  counters: readonly Pick<UsageCounterRow, 'metricKey' | 'value'>[];
   metrics: readonly MetricRow[];
 };
 
