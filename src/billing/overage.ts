@@ -81,7 +81,8 @@ export function computeOverageLine(input: {
   const units = threshold === null || used <= threshold ? 0n : used - threshold;
   const price = billingEnabled ? entitlement.overagePrice : null;
   const cost = price === null || units === 0n ? ZERO : priceOverageUnits(units, price);
-  const costRounded = roundToMinor(cost, currency);
+  // Nothing to round when nothing is charged (most lines of a billing run): 0 rounds to 0.
+  const costRounded = cost.isZero() ? ZERO : roundToMinor(cost, currency);
   return {
     used,
     threshold,
@@ -89,7 +90,7 @@ export function computeOverageLine(input: {
     unitPrice: price === null ? null : unitPriceOf(price),
     cost,
     costRounded,
-    costMinor: toMinorUnits(costRounded, currency),
+    costMinor: costRounded.isZero() ? 0n : toMinorUnits(costRounded, currency),
     currency,
   };
 }

@@ -10,7 +10,7 @@ import {
 } from '../plans/repository.ts';
 import { type Meter, meterOrg } from '../usage/meters.ts';
 import { countersOfPairs, type OrgPeriod } from './billing-run-repository.ts';
-import { formatAmount } from './money.ts';
+import { type Amount, formatAmount } from './money.ts';
 import type { BillingPeriod } from './periods.ts';
 import type { NewOverage } from './repository.ts';
 
@@ -87,6 +87,16 @@ export async function pricePeriods(
 
 /** The overage rows of priced periods: one per metric with a threshold (as recalculate.ts stores). */
 export function overageRowsOf(priced: readonly PricedPeriod[], now: Date): NewOverage[] {
+  // A plan's unit price and the zero cost are the same objects on most lines: each is formatted once.
+  const formatted = new Map<Amount, string>();
+  const format = (a: Amount) => {
+    let text = formatted.get(a);
+    if (text === undefined) {
+      text = formatAmount(a);
+      formatted.set(a, text);
+    }
+    return text;
+  };
   return priced.flatMap(({ org, period, meters }) =>
     meters
       .filter((m) => m.line.threshold !== null)
@@ -98,8 +108,8 @@ export function overageRowsOf(priced: readonly PricedPeriod[], now: Date): NewOv
         used: m.used,
         threshold: m.line.threshold!,
         units: m.line.units,
-        unitPrice: m.line.unitPrice === null ? null : formatAmount(m.line.unitPrice),
-        amount: formatAmount(m.line.cost),
+        unitPrice: m.line.unitPrice === null ? null : format(m.line.unitPrice),
+        amount: format(m.line.cost),
         amountMinor: m.line.costMinor,
         currency: m.line.currency,
         calculatedAt: now,

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { closedPairs, orgsAfter, replaceOverageLines } from './billing-run-repository.ts';
-import { type Amount, Dec, normalizeCurrency, roundToMinor, ZERO } from './money.ts';
+import { type Amount, fromMinorUnits } from './money.ts';
 import { type BillingPeriod, periodContaining } from './periods.ts';
 import { type BrokenOrg, loadCatalog, overageRowsOf, pairOf, pricePeriods } from './price-periods.ts';
 
@@ -39,7 +39,8 @@ export async function recalculateAllOverages(
     totals: [],
     failed: [],
   };
-  const totals = new Map<string, Amount>();
+  // Per currency, in minor units: the sum of the lines each rounded once, in exact integers.
+  const totals = new Map<string, bigint>();
   // Nearly every org shares a few (anchor day, time zone) pairs: each period is worked out once.
   const periods = new Map<string, BillingPeriod>();
   const periodOf = (org: OrgRow) => {
@@ -73,10 +74,7 @@ export async function recalculateAllOverages(
     await replaceOverageLines(db, { pairs: priced.map(pairOf), lines });
     report.orgsProcessed += priced.length;
     report.linesWritten += lines.length;
-    for (const line of lines) {
-      const currency = normalizeCurrency(line.currency);
-      totals.set(currency, (totals.get(currency) ?? ZERO).plus(roundToMinor(new Dec(line.amount), currency)));
-    }
+    for (const line of lines) totals.set(line.currency, (totals.get(line.currency) ?? 0n) + line.amountMinor);
   };
 
   const inFlight = new Set<Promise<void>>();
@@ -91,6 +89,9 @@ export async function recalculateAllOverages(
     if (orgs.length < chunkSize) break;
   }
   await Promise.all(inFlight);
-  report.totals = [...totals].map(([currency, amount]) => ({ amount, currency }));
+  report.totals = [...totals].map(([currency, minor]) => ({
+    amount: fromMinorUnits(minor, currency),
+    currency,
+  }));
   return report;
 }

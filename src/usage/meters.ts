@@ -1,5 +1,5 @@
 import type { Entitlement } from '../billing/entitlements.ts';
-import { type Amount, Dec, type Money } from '../billing/money.ts';
+import type { Money } from '../billing/money.ts';
 import { computeOverageLine, type OverageLine } from '../billing/overage.ts';
 import type { BillingPeriod } from '../billing/periods.ts';
 import type { EntitlementOverrideRow } from '../orgs/repository.ts';
@@ -63,9 +63,13 @@ export function meterMetric(params: {
   };
 }
 
-function percentOf(used: bigint, included: bigint): number {
-  const ratio: Amount = new Dec(used.toString()).div(included.toString()).times(100);
-  return ratio.toDecimalPlaces(2).toNumber();
+/**
+ * used / included in percent, rounded half-up to 2 decimals, in integer arithmetic: hundredths of
+ * a percent are used x 10,000 / included, exactly, before the one rounding.
+ */
+export function percentOf(used: bigint, included: bigint): number {
+  const hundredths = (used * 10_000n * 2n + included) / (included * 2n);
+  return Number(hundredths) / 100;
 }
 
 /**
