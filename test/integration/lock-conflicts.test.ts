@@ -102,7 +102,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('lock conflicts on PostgreSQL', 
     ]);
     await untilWaiting(2);
     await hold.release();
-    expect([...(await decider).values()]).toEqual([1n, 1n]);
+    expect([...(await decider).values()].map((c) => c.value)).toEqual([1n, 1n]);
     const written = await writer;
     expect(written.errors).toBeUndefined();
     expect(written.data!.recordUsage.accepted).toBe(2);
