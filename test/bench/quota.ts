@@ -21,6 +21,7 @@ import {
 
 export type QuotaTarget =
   | 'yoga hello'
+  | 'Meterline { __typename }'
   | 'durable floor'
   | 'checkQuota'
   | 'verifyApiKey'
@@ -190,6 +191,39 @@ export async function benchHello(hello: Child, concurrency: number, timing: Quot
   });
   return row('yoga hello', '`{ hello }`, no auth', r, {
     check: `OK: ${answered.toLocaleString('en-US')} answers "world"`,
+    checkOk: r.errors.size === 0,
+  });
+}
+
+/**
+ * Meterline's own server answering a query that does nothing (`{ __typename }`) as the service:
+ * its HTTP, GraphQL, authentication and context work alone. checkQuota and verifyApiKey pay this
+ * plus their own work, so beside them it shows how much of their gap to yoga hello is the server's
+ * stack and how much the decision and its durable write.
+ */
+export async function benchMeterlineTrivial(
+  server: MeterlineChild,
+  concurrency: number,
+  timing: QuotaTiming,
+): Promise<QuotaRow> {
+  const body = JSON.stringify({ query: '{ __typename }' });
+  const headers = { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` };
+  let answered = 0;
+  const r = await runLoad({
+    url: server.url,
+    concurrency,
+    ...timing,
+    next: () => ({ body, headers }),
+    judge(status, text) {
+      const data = parse<{ __typename: string }>(status, text);
+      if (typeof data === 'string') return { error: data };
+      if (data.__typename !== 'Query') return { error: `unexpected answer ${text}` };
+      answered++;
+      return { units: 1 };
+    },
+  });
+  return row('Meterline { __typename }', '`{ __typename }` as the service (token checked)', r, {
+    check: `OK: ${answered.toLocaleString('en-US')} answers "Query"`,
     checkOk: r.errors.size === 0,
   });
 }

@@ -30,6 +30,7 @@ import {
   benchCheckQuota,
   benchDurableFloor,
   benchHello,
+  benchMeterlineTrivial,
   benchRateLimiterFlexible,
   benchVerifyApiKey,
   type QuotaRow,
@@ -198,7 +199,9 @@ async function quotaRounds(
   concurrency: number,
 ): Promise<Measured<QuotaRow>[]> {
   const { rlf, floor } = peers;
-  const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [];
+  const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [
+    ['Meterline { __typename }', () => benchMeterlineTrivial(server, concurrency, QUOTA)],
+  ];
   if (floor)
     targets.push(['durable floor', () => benchDurableFloor(floor, server, concurrency, QUOTA, QUOTA_ORGS)]);
   targets.push(
