@@ -60,7 +60,7 @@ export async function countersOfPairs(db: Db, pairs: readonly OrgPeriod[]): Prom
   return rowsOf<{ org_id: string; metric_key: string; period_start: string | Date; value: string | bigint }>(
     result,
   ).map((r) => {
-    const key = String(r.period_start);
+    const key = typeof r.period_start === 'string' ? r.period_start : r.period_start.toISOString();
     let periodStart = starts.get(key);
     if (!periodStart) {
       periodStart = new Date(r.period_start);
