@@ -13,8 +13,14 @@ import { overages } from './tables.ts';
 export type OrgPeriod = { orgId: string; periodStart: Date; periodEnd: Date };
 export type NewInvoiceItem = typeof invoiceItems.$inferInsert;
 
-const pairsJson = (pairs: readonly OrgPeriod[]) =>
-  JSON.stringify(pairs.map((p) => ({ org_id: p.orgId, period_start: p.periodStart.toISOString() })));
+/** (org, period start) pairs as a table `p(org_id, period_start)`, one array per column (arrayLiteral). */
+function pairsTable(pairs: readonly OrgPeriod[]) {
+  const iso = isoFormatter();
+  return sql`unnest(
+    ${arrayLiteral(pairs.map((p) => p.orgId))}::uuid[],
+    ${arrayLiteral(pairs.map((p) => iso(p.periodStart)))}::timestamptz[]
+  ) as p(org_id, period_start)`;
+}
 
 /** A page of orgs in id order, after `afterId` (or only the given ones). */
 export function orgsAfter(
@@ -43,13 +49,9 @@ export type CounterValue = Pick<UsageCounterRow, 'orgId' | 'metricKey' | 'period
  */
 export async function countersOfPairs(db: Db, pairs: readonly OrgPeriod[]): Promise<CounterValue[]> {
   if (pairs.length === 0) return [];
-  const iso = isoFormatter();
   const result = await db.execute(sql`
     select c.org_id, c.metric_key, c.period_start, c.value
-    from unnest(
-      ${arrayLiteral(pairs.map((p) => p.orgId))}::uuid[],
-      ${arrayLiteral(pairs.map((p) => iso(p.periodStart)))}::timestamptz[]
-    ) as p(org_id, period_start)
+    from ${pairsTable(pairs)}
     -- One index probe per pair: a plain join let the planner hash the whole table for every chunk.
     cross join lateral (
       select c.org_id, c.metric_key, c.period_start, c.value from ${usageCounters} c
@@ -102,8 +104,7 @@ export async function closedPairs(db: Db, pairs: readonly OrgPeriod[]): Promise<
     .from(closedPeriods)
     .where(
       sql`(${closedPeriods.orgId}, ${closedPeriods.periodStart}) in (
-        select (p->>'org_id')::uuid, (p->>'period_start')::timestamptz
-        from jsonb_array_elements(${pairsJson(pairs)}::jsonb) p)`,
+        select p.org_id, p.period_start from ${pairsTable(pairs)})`,
     );
   return new Set(rows.map((r) => `${r.orgId}|${r.periodStart.getTime()}`));
 }
@@ -123,12 +124,7 @@ export async function replaceOverageLines(
   const { lines } = params;
   const column = (value: (l: NewOverage) => string | null) => arrayLiteral(lines.map(value));
   await db.execute(sql`
-    with pairs as (
-      select * from unnest(
-        ${arrayLiteral(params.pairs.map((p) => p.orgId))}::uuid[],
-        ${arrayLiteral(params.pairs.map((p) => iso(p.periodStart)))}::timestamptz[]
-      ) as p(org_id, period_start)
-    ),
+    with pairs as (select * from ${pairsTable(params.pairs)}),
     input as (
       select * from unnest(
         ${column((l) => l.orgId)}::uuid[],

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
-import { decideConsumption, heldAfterReading } from '../usage/decide-consumption.ts';
+import { decideOnCounter } from '../usage/decide-consumption.ts';
 import { lockCounters, orgEventKey, recordedEvents } from '../usage/repository.ts';
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from './budget.ts';
 import { overageTotalAfter } from './quota.ts';
@@ -75,14 +75,14 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
       const aggregation = metrics.find((m) => m.key === e.metricKey)?.aggregation;
       if (recorded.has(orgEventKey(org.id, e.eventId))) continue;
       const entitlement = entitlementFor(e.metricKey, planRows, overrides);
-      const counter = used.get(e.metricKey) ?? { value: 0n, latestAt: null };
-      const before = counter.value;
-      const reading = { at: e.occurredAt, heldAt: counter.latestAt };
-      const d = decideConsumption(aggregation ?? 'SUM', entitlement, before, e.quantity, {
-        budget: { ...budget, overageCostSoFar: soFar },
-        billingEnabled: params.billingEnabled,
-        reading,
-      });
+      const before = used.get(e.metricKey)?.value ?? 0n;
+      const d = decideOnCounter(
+        aggregation ?? 'SUM',
+        entitlement,
+        used.get(e.metricKey),
+        { quantity: e.quantity, at: e.occurredAt },
+        { budget: { ...budget, overageCostSoFar: soFar }, billingEnabled: params.billingEnabled },
+      );
       if (!d.allowed) {
         if (d.reason === 'BUDGET_CAP') refused.add(e);
         continue;
@@ -94,7 +94,7 @@ export async function refuseOverBudget<E extends BudgetedEvent>(
         d.usedAfter,
         true,
       );
-      used.set(e.metricKey, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
+      used.set(e.metricKey, d.counterAfter);
       if (d.budgetExceeded) alert = true;
     }
     if (alert && budget.action === 'ALERT') {

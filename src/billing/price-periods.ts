@@ -1,3 +1,4 @@
+import { formatOnce } from '../db/array-literal.ts';
 import type { Db } from '../db/client.ts';
 import { type OrgRow, overridesByOrgIds } from '../orgs/repository.ts';
 import {
@@ -88,15 +89,7 @@ export async function pricePeriods(
 /** The overage rows of priced periods: one per metric with a threshold (as recalculate.ts stores). */
 export function overageRowsOf(priced: readonly PricedPeriod[], now: Date): NewOverage[] {
   // A plan's unit price and the zero cost are the same objects on most lines: each is formatted once.
-  const formatted = new Map<Amount, string>();
-  const format = (a: Amount) => {
-    let text = formatted.get(a);
-    if (text === undefined) {
-      text = formatAmount(a);
-      formatted.set(a, text);
-    }
-    return text;
-  };
+  const format = formatOnce((a: Amount) => formatAmount(a));
   return priced.flatMap(({ org, period, meters }) =>
     meters
       .filter((m) => m.line.threshold !== null)

@@ -17,15 +17,21 @@ export function arrayLiteral(values: readonly (string | null)[]): string {
 const NEEDS_ESCAPE = /["\\]/;
 const escapeElement = (v: string) => (NEEDS_ESCAPE.test(v) ? v.replace(/["\\]/g, '\\$&') : v);
 
-/** `toISOString` of many dates that are mostly the same few objects (a period's start), each formatted once. */
-export function isoFormatter(): (d: Date) => string {
-  const seen = new Map<Date, string>();
-  return (d) => {
-    let s = seen.get(d);
-    if (s === undefined) {
-      s = d.toISOString();
-      seen.set(d, s);
+/**
+ * `format` for values that are mostly the same few objects (a period's start, a plan's unit
+ * price), each object formatted once: rows of a statement repeat them thousands of times.
+ */
+export function formatOnce<T extends object>(format: (value: T) => string): (value: T) => string {
+  const seen = new Map<T, string>();
+  return (value) => {
+    let text = seen.get(value);
+    if (text === undefined) {
+      text = format(value);
+      seen.set(value, text);
     }
-    return s;
+    return text;
   };
 }
+
+/** `toISOString`, each Date object formatted once (see formatOnce). */
+export const isoFormatter = () => formatOnce((d: Date) => d.toISOString());

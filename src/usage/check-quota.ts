@@ -9,7 +9,7 @@ import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
-import { decideConsumption } from './decide-consumption.ts';
+import { decideOnCounter } from './decide-consumption.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import { exceedsCharacters, MAX_EVENT_ID_LENGTH } from './usage-event-rules.ts';
 
@@ -86,16 +86,12 @@ export async function checkQuota(
   ]);
   const counter = counters.find((c) => c.metricKey === metric.key);
   const used = counter?.value ?? 0n;
-  const d = decideConsumption(
+  const d = decideOnCounter(
     metric.aggregation,
     entitlementFor(metric.key, entitlements, overrides),
-    used,
-    quantity,
-    {
-      budget,
-      billingEnabled: params.billingEnabled,
-      reading: { at: now, heldAt: counter?.latestAt ?? null },
-    },
+    counter,
+    { quantity, at: now },
+    { budget, billingEnabled: params.billingEnabled },
   );
   return ok(quotaView(d, { metric, period, used, consumed: false }));
 }

@@ -12,13 +12,12 @@ import {
   type ConsumeRequest,
   readConsumeCatalog,
 } from './consume-catalog.ts';
-import { decideConsumption, heldAfterReading } from './decide-consumption.ts';
+import { type CounterState, decideConsumption, decideOnCounter } from './decide-consumption.ts';
 import { keyReuseConflict } from './idempotency-key.ts';
 import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
   insertEventsAndCount,
-  type LockedCounter,
   lockCounters,
   orgEventKey,
   type PreparedUsageEvent,
@@ -69,8 +68,7 @@ export async function decideConsumes(
   for (const a of admitted) {
     const { request, metric, event, entitlement } = a;
     const counter = counterKeyString(event);
-    const locked = used.get(counter) ?? { value: 0n, latestAt: null };
-    const before = locked.value;
+    const before = used.get(counter)?.value ?? 0n;
     const period = { start: event.periodStart, end: event.periodEnd };
     const idKey = orgEventKey(event.orgId, event.eventId);
     const holder = recorded.get(idKey) ?? accepted.get(idKey);
@@ -89,12 +87,13 @@ export async function decideConsumes(
       continue;
     }
     const running = budgets.get(budgetKey(event));
-    const reading = { at: event.occurredAt, heldAt: locked.latestAt };
-    const d = decideConsumption(metric.aggregation, entitlement, before, request.quantity, {
-      budget: running?.budget ?? null,
-      billingEnabled: request.billingEnabled,
-      reading,
-    });
+    const d = decideOnCounter(
+      metric.aggregation,
+      entitlement,
+      used.get(counter),
+      { quantity: request.quantity, at: event.occurredAt },
+      { budget: running?.budget ?? null, billingEnabled: request.billingEnabled },
+    );
     if (!d.allowed) {
       results[a.index] = ok(quotaView(d, { metric, period, used: before, consumed: false }));
       continue;
@@ -119,7 +118,7 @@ export async function decideConsumes(
       );
       if (d.budgetExceeded && budget.action === 'ALERT') running.alert = true;
     }
-    used.set(counter, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
+    used.set(counter, d.counterAfter);
     accepted.set(idKey, { metricKey: event.metricKey, quantity: event.quantity });
     toRecord.push(event);
     results[a.index] = ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true }));
@@ -152,7 +151,7 @@ const budgetKey = (e: { orgId: string; periodStart: Date }) => `${e.orgId}|${e.p
 async function lockInRecordUsageOrder(
   tx: Db,
   admitted: readonly Admitted[],
-): Promise<Map<string, LockedCounter>> {
+): Promise<Map<string, CounterState>> {
   const capped = admitted.filter((a) => a.org.budgetCap !== null);
   const limited = admitted.filter(
     (a) => a.org.budgetCap === null && canRefuse(a.entitlement, { hasBudget: false }),

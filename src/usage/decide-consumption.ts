@@ -15,27 +15,55 @@ export function decideConsumption(
   entitlement: Entitlement,
   used: bigint,
   quantity: bigint,
-  options: {
-    /** The org's overage budget, when it has a cap. */
-    budget?: OverageBudget | null;
-    billingEnabled?: boolean;
+  options: ConsumptionOptions & {
     /** A LATEST reading's time and its counter's (without it, the reading is taken as the latest). */
     reading?: ReadingTime;
   } = {},
 ): QuotaDecision & { usedAfter: bigint } {
-  if (aggregation === 'LATEST' && isOutdatedReading(options.reading)) {
+  const { reading, ...quota } = options;
+  if (aggregation === 'LATEST' && isOutdatedReading(reading)) {
     // Like a replay: nothing moves, so no limit can be passed (even one lowered below `used`).
     return { ...decideQuota({ entitlement, used, quantity: 0n }), allowed: true };
   }
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
     const after = aggregation === 'MAX' && used > quantity ? used : quantity;
-    if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...options });
+    if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...quota });
     // A LATEST reading below the current value lowers usage and cost: only the hard limit applies.
     const d = decideQuota({ entitlement, used: after, quantity: 0n });
     return { ...d, usedAfter: d.allowed ? after : used };
   }
   const added = aggregation === 'COUNT' ? 1n : quantity;
-  return decideQuota({ entitlement, used, quantity: added, ...options });
+  return decideQuota({ entitlement, used, quantity: added, ...quota });
+}
+
+type ConsumptionOptions = {
+  /** The org's overage budget, when it has a cap. */
+  budget?: OverageBudget | null;
+  billingEnabled?: boolean;
+};
+
+/** A period counter as decisions read it: its value, and when the reading it holds was taken (null: none). */
+export type CounterState = { value: bigint; latestAt: Date | null };
+
+/**
+ * `decideConsumption` of an event taken at `at` against its counter (absent: an empty one), with
+ * the counter as it stands once the event is counted when allowed: what the next decision of the
+ * same batch must see.
+ */
+export function decideOnCounter(
+  aggregation: MetricRow['aggregation'],
+  entitlement: Entitlement,
+  counter: CounterState | undefined,
+  event: { quantity: bigint; at: Date },
+  options: ConsumptionOptions = {},
+): QuotaDecision & { usedAfter: bigint; counterAfter: CounterState } {
+  const { value, latestAt } = counter ?? { value: 0n, latestAt: null };
+  const reading = { at: event.at, heldAt: latestAt };
+  const d = decideConsumption(aggregation, entitlement, value, event.quantity, { ...options, reading });
+  const counterAfter = d.allowed
+    ? { value: d.usedAfter, latestAt: heldAfterReading(reading) }
+    : { value, latestAt };
+  return { ...d, counterAfter };
 }
 
 /**

@@ -12,7 +12,7 @@ import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { decideConsumption, heldAfterReading } from './decide-consumption.ts';
+import { decideOnCounter } from './decide-consumption.ts';
 import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
 import {
   type CounterKey,
@@ -336,10 +336,11 @@ async function refuseOverHardLimits(
   for (const { c, entitlement, aggregation } of limited) {
     if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
     const k = counterKeyString(counterKeyOf(c));
-    const locked = used.get(k) ?? { value: 0n, latestAt: null };
-    const current = locked.value;
-    const reading = { at: c.prepared.occurredAt, heldAt: locked.latestAt };
-    const d = decideConsumption(aggregation, entitlement, current, c.event.quantity, { reading });
+    const current = used.get(k)?.value ?? 0n;
+    const d = decideOnCounter(aggregation, entitlement, used.get(k), {
+      quantity: c.event.quantity,
+      at: c.prepared.occurredAt,
+    });
     if (!d.allowed) {
       refused.add(c);
       reject(c, {
@@ -348,7 +349,7 @@ async function refuseOverHardLimits(
       });
       continue;
     }
-    used.set(k, { value: d.usedAfter, latestAt: heldAfterReading(reading) });
+    used.set(k, d.counterAfter);
   }
   return refused;
 }

@@ -1,7 +1,9 @@
 import { and, inArray, sql } from 'drizzle-orm';
+import { isoFormatter } from '../db/array-literal.ts';
 import type { Db } from '../db/client.ts';
 import { errorChain } from '../db/connection-loss.ts';
 import { rowsOf } from '../db/migrate.ts';
+import type { CounterState } from './decide-consumption.ts';
 import { usageCounters } from './tables.ts';
 
 export type UsageCounterRow = typeof usageCounters.$inferSelect;
@@ -101,15 +103,7 @@ export async function insertEventsAndCount(
     };
   };
   // Events of one org share their period's Date objects: each is formatted once.
-  const iso = new Map<Date, string>();
-  const isoOf = (d: Date) => {
-    let s = iso.get(d);
-    if (s === undefined) {
-      s = d.toISOString();
-      iso.set(d, s);
-    }
-    return s;
-  };
+  const isoOf = isoFormatter();
   const payload = JSON.stringify(
     [...events]
       .sort((a, b) => cmp(a.orgId, b.orgId) || cmp(a.eventId, b.eventId))
@@ -240,9 +234,6 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A counter as `lockCounters` found it: its value, and when the LATEST reading it holds was taken (null: none). */
-export type LockedCounter = { value: bigint; latestAt: Date | null };
-
 /** The counter of one org, metric and billing period. */
 export type CounterKey = { orgId: string; metricKey: string; periodStart: Date; periodEnd: Date };
 
@@ -251,7 +242,7 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
 
 /**
  * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
- * their values (with, for LATEST, when the reading they hold was taken: `LockedCounter`). Anyone else deciding against the same limits waits here, so two consumers can
+ * their values (with, for LATEST, when the reading they hold was taken: `CounterState`). Anyone else deciding against the same limits waits here, so two consumers can
  * never both take the last units.
  * Every statement that locks counters takes them in one order, so batches cannot deadlock: org,
  * then metric key in byte order (`collate "C"`, whatever the database's collation), then period
@@ -260,8 +251,8 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
  * the database puts the prefix first.
  * Two statements whatever the number of keys, sent together (pipelined on one connection).
  */
-export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, LockedCounter>> {
-  const values = new Map<string, LockedCounter>();
+export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise<Map<string, CounterState>> {
+  const values = new Map<string, CounterState>();
   if (keys.length === 0) return values;
   const unique = new Map(keys.map((k) => [counterKeyString(k), k])).values();
   const wanted = JSON.stringify(

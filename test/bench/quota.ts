@@ -173,25 +173,16 @@ export async function startPeers(
   };
 }
 
-export async function benchHello(hello: Child, concurrency: number, timing: QuotaTiming): Promise<QuotaRow> {
-  const body = JSON.stringify({ query: '{ hello }' });
-  let answered = 0;
-  const r = await runLoad({
+export function benchHello(hello: Child, concurrency: number, timing: QuotaTiming): Promise<QuotaRow> {
+  return benchConstantQuery({
+    target: 'yoga hello',
+    detail: '`{ hello }`, no auth',
     url: hello.url,
+    query: '{ hello }',
+    field: 'hello',
+    answer: 'world',
     concurrency,
-    ...timing,
-    next: () => ({ body }),
-    judge(status, text) {
-      const data = parse<{ hello: string }>(status, text);
-      if (typeof data === 'string') return { error: data };
-      if (data.hello !== 'world') return { error: `unexpected answer ${text}` };
-      answered++;
-      return { units: 1 };
-    },
-  });
-  return row('yoga hello', '`{ hello }`, no auth', r, {
-    check: `OK: ${answered.toLocaleString('en-US')} answers "world"`,
-    checkOk: r.errors.size === 0,
+    timing,
   });
 }
 
@@ -201,29 +192,54 @@ export async function benchHello(hello: Child, concurrency: number, timing: Quot
  * plus their own work, so beside them it shows how much of their gap to yoga hello is the server's
  * stack and how much the decision and its durable write.
  */
-export async function benchMeterlineTrivial(
+export function benchMeterlineTrivial(
   server: MeterlineChild,
   concurrency: number,
   timing: QuotaTiming,
 ): Promise<QuotaRow> {
-  const body = JSON.stringify({ query: '{ __typename }' });
-  const headers = { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` };
+  return benchConstantQuery({
+    target: 'Meterline { __typename }',
+    detail: '`{ __typename }` as the service (token checked)',
+    url: server.url,
+    query: '{ __typename }',
+    headers: { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` },
+    field: '__typename',
+    answer: 'Query',
+    concurrency,
+    timing,
+  });
+}
+
+/** The same query on every request; each answer's `field` must be `answer`. */
+async function benchConstantQuery(params: {
+  target: QuotaTarget;
+  detail: string;
+  url: string;
+  query: string;
+  headers?: Record<string, string>;
+  field: string;
+  answer: string;
+  concurrency: number;
+  timing: QuotaTiming;
+}): Promise<QuotaRow> {
+  const { field, answer } = params;
+  const body = JSON.stringify({ query: params.query });
   let answered = 0;
   const r = await runLoad({
-    url: server.url,
-    concurrency,
-    ...timing,
-    next: () => ({ body, headers }),
+    url: params.url,
+    concurrency: params.concurrency,
+    ...params.timing,
+    next: () => ({ body, headers: params.headers }),
     judge(status, text) {
-      const data = parse<{ __typename: string }>(status, text);
+      const data = parse<Record<string, unknown>>(status, text);
       if (typeof data === 'string') return { error: data };
-      if (data.__typename !== 'Query') return { error: `unexpected answer ${text}` };
+      if (data[field] !== answer) return { error: `unexpected answer ${text}` };
       answered++;
       return { units: 1 };
     },
   });
-  return row('Meterline { __typename }', '`{ __typename }` as the service (token checked)', r, {
-    check: `OK: ${answered.toLocaleString('en-US')} answers "Query"`,
+  return row(params.target, params.detail, r, {
+    check: `OK: ${answered.toLocaleString('en-US')} answers "${answer}"`,
     checkOk: r.errors.size === 0,
   });
 }
