@@ -11,13 +11,18 @@
  *   aggregate), committed before any of them is answered, two batches in flight at most, as
  *   Meterline's ConsumptionQueue does. No authentication, no catalog, no decision, no validation:
  *   what checkQuota would reach if all its other work were free.
- * Usage: peer-server.ts <hello|rlf-redis|durable-floor>; env PORT, REDIS_URL, BENCH_KEY_PREFIX,
- * DATABASE_URL (durable-floor: a Meterline database).
+ * - `durable-minimum`: the same, with the cheapest durable write there is in place of Meterline's:
+ *   each consumption's key inserted into a table with only a primary key, group-committed the same
+ *   way. No consume committed this way before it is answered can be cheaper, whatever it writes.
+ * Usage: peer-server.ts <hello|rlf-redis|durable-floor|durable-minimum>; env PORT, REDIS_URL,
+ * BENCH_KEY_PREFIX, DATABASE_URL (durable-floor, durable-minimum: a Meterline database).
  */
 import { createServer } from 'node:http';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { arrayLiteral } from '../../src/db/array-literal.ts';
+import { DURABLE_MINIMUM_TABLE } from './lib/durable-minimum.ts';
 import { compiledInsert, prepareUtcEvent, statementClient } from './lib/usage-statement.ts';
 
 const mode = process.argv[2];
@@ -65,9 +70,12 @@ function rateLimiterSchema(limiter: RateLimiterRedis) {
 
 type Consumption = { orgId: string; eventId: string; answer(used: string): void; fail(e: unknown): void };
 
-/** Group commit of consumptions, each answered with its org's api_calls counter after the write. */
-function durableFloorSchema(databaseUrl: string) {
-  const sql = statementClient(databaseUrl, 2);
+/**
+ * Group commit, as Meterline's ConsumptionQueue does it: the consumptions that arrive while the
+ * batches in flight commit (two at most) are written together by `write`, which answers each one
+ * once its statement committed.
+ */
+function groupCommitted(write: (batch: Consumption[]) => Promise<void>) {
   let waiting: Consumption[] = [];
   let lanes = 0;
   const lane = async () => {
@@ -76,32 +84,26 @@ function durableFloorSchema(databaseUrl: string) {
       while (waiting.length > 0) {
         const batch = waiting;
         waiting = [];
-        const at = new Date();
-        const events = batch.map((c) =>
-          prepareUtcEvent({
-            orgId: c.orgId,
-            eventId: c.eventId,
-            metricKey: 'api_calls',
-            quantity: 1n,
-            at,
-            endpoint: '',
-            properties: null,
-          }),
-        );
-        try {
-          const query = await compiledInsert(events);
-          const rows = await sql.unsafe(query.sql, query.params as never[], { prepare: true });
-          const used = new Map<string, string>();
-          for (const r of rows) if (r.kind === 'counter') used.set(r.org_id as string, String(r.value));
-          for (const c of batch) c.answer(used.get(c.orgId) ?? 'not counted');
-        } catch (error) {
+        await write(batch).catch((error: unknown) => {
           for (const c of batch) c.fail(error);
-        }
+        });
       }
     } finally {
       lanes--;
     }
   };
+  return (args: { orgId: string; idempotencyKey: string }) =>
+    new Promise<string>((answer, fail) => {
+      waiting.push({ orgId: args.orgId, eventId: args.idempotencyKey, answer, fail });
+      if (lanes < 2) {
+        lanes++;
+        void lane();
+      }
+    });
+}
+
+/** The floor and the minimum take the checkQuota requests' org and idempotency key. */
+function consumeSchema(consume: (args: { orgId: string; idempotencyKey: string }) => Promise<string>) {
   return createSchema({
     typeDefs: /* GraphQL */ `
       type Query { hello: String }
@@ -109,18 +111,53 @@ function durableFloorSchema(databaseUrl: string) {
     `,
     resolvers: {
       Query: { hello: () => 'world' },
-      Mutation: {
-        consume: (_: unknown, args: { orgId: string; idempotencyKey: string }) =>
-          new Promise<string>((answer, fail) => {
-            waiting.push({ orgId: args.orgId, eventId: args.idempotencyKey, answer, fail });
-            if (lanes < 2) {
-              lanes++;
-              void lane();
-            }
-          }),
-      },
+      Mutation: { consume: (_: unknown, args: { orgId: string; idempotencyKey: string }) => consume(args) },
     },
   });
+}
+
+/** Each consumption written by Meterline's statement and answered with its org's api_calls counter. */
+function durableFloorSchema(databaseUrl: string) {
+  const sql = statementClient(databaseUrl, 2);
+  return consumeSchema(
+    groupCommitted(async (batch) => {
+      const at = new Date();
+      const events = batch.map((c) =>
+        prepareUtcEvent({
+          orgId: c.orgId,
+          eventId: c.eventId,
+          metricKey: 'api_calls',
+          quantity: 1n,
+          at,
+          endpoint: '',
+          properties: null,
+        }),
+      );
+      const query = await compiledInsert(events);
+      const rows = await sql.unsafe(query.sql, query.params as never[], { prepare: true });
+      const used = new Map<string, string>();
+      for (const r of rows) if (r.kind === 'counter') used.set(r.org_id as string, String(r.value));
+      for (const c of batch) c.answer(used.get(c.orgId) ?? 'not counted');
+    }),
+  );
+}
+
+/**
+ * The cheapest durable write of a consumption: its key inserted into a table with nothing but a
+ * primary key (DURABLE_MINIMUM_TABLE), group-committed, answered "1" once committed.
+ */
+async function durableMinimumSchema(databaseUrl: string) {
+  const sql = statementClient(databaseUrl, 2);
+  await sql.unsafe(`create table if not exists ${DURABLE_MINIMUM_TABLE} (id text primary key)`);
+  return consumeSchema(
+    groupCommitted(async (batch) => {
+      const keys = arrayLiteral(batch.map((c) => c.eventId));
+      await sql.unsafe(`insert into ${DURABLE_MINIMUM_TABLE} (id) select unnest($1::text[])`, [keys], {
+        prepare: true,
+      });
+      for (const c of batch) c.answer('1');
+    }),
+  );
 }
 
 let redis: Redis | undefined;
@@ -140,8 +177,12 @@ if (mode === 'hello') {
   schema = rateLimiterSchema(limiter);
 } else if (mode === 'durable-floor' && process.env.DATABASE_URL) {
   schema = durableFloorSchema(process.env.DATABASE_URL);
+} else if (mode === 'durable-minimum' && process.env.DATABASE_URL) {
+  schema = await durableMinimumSchema(process.env.DATABASE_URL);
 } else {
-  console.error('usage: peer-server.ts <hello|rlf-redis|durable-floor> (durable-floor needs DATABASE_URL)');
+  console.error(
+    'usage: peer-server.ts <hello|rlf-redis|durable-floor|durable-minimum> (the durable ones need DATABASE_URL)',
+  );
   process.exit(64);
 }
 

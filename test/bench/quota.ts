@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { orgIdFromInput } from '../../src/orgs/org-id.ts';
 import { type Child, freePort, startChild } from './lib/children.ts';
+import { durableMinimumRows } from './lib/durable-minimum.ts';
 import { type LoadResult, quantile, runLoad, type Shot } from './lib/load.ts';
 import {
   BENCH_SERVICE_TOKEN,
@@ -23,6 +24,7 @@ export type QuotaTarget =
   | 'yoga hello'
   | 'Meterline { __typename }'
   | 'durable floor'
+  | 'durable minimum'
   | 'checkQuota'
   | 'verifyApiKey'
   | 'rate-limiter-flexible (Redis)';
@@ -118,8 +120,8 @@ async function checkUsed(
 }
 
 /**
- * The yoga "hello" server, the durable floor on Meterline's database (when `databaseUrl` is
- * given) and the rate-limiter-flexible peer (with Redis), each in its own process.
+ * The yoga "hello" server, the durable floor and minimum on Meterline's database (when
+ * `databaseUrl` is given) and the rate-limiter-flexible peer (with Redis), each in its own process.
  */
 export async function startPeers(
   redisUrl: string | null,
@@ -127,6 +129,7 @@ export async function startPeers(
 ): Promise<{
   hello: Child;
   floor: Child | null;
+  minimum: Child | null;
   rlf: (Child & { prefix: string }) | null;
   stop(): Promise<void>;
 }> {
@@ -137,15 +140,18 @@ export async function startPeers(
     readyPath: '/ready',
     env: { PORT: String(await freePort()), NODE_ENV: 'production' },
   });
-  const floor = databaseUrl
-    ? await startChild({
-        name: 'durable floor',
-        entry: 'test/bench/peer-server.ts',
-        args: ['durable-floor'],
-        readyPath: '/ready',
-        env: { PORT: String(await freePort()), NODE_ENV: 'production', DATABASE_URL: databaseUrl },
-      })
-    : null;
+  const durable = async (mode: 'durable-floor' | 'durable-minimum') =>
+    databaseUrl
+      ? await startChild({
+          name: mode.replace('-', ' '),
+          entry: 'test/bench/peer-server.ts',
+          args: [mode],
+          readyPath: '/ready',
+          env: { PORT: String(await freePort()), NODE_ENV: 'production', DATABASE_URL: databaseUrl },
+        })
+      : null;
+  const floor = await durable('durable-floor');
+  const minimum = await durable('durable-minimum');
   let rlf: (Child & { prefix: string }) | null = null;
   if (redisUrl) {
     const prefix = `meterline-bench-${process.pid}-${Date.now().toString(36)}`;
@@ -166,9 +172,10 @@ export async function startPeers(
   return {
     hello,
     floor,
+    minimum,
     rlf,
     async stop() {
-      await Promise.all([hello.stop(), floor?.stop(), rlf?.stop()]);
+      await Promise.all([hello.stop(), floor?.stop(), minimum?.stop(), rlf?.stop()]);
     },
   };
 }
@@ -258,6 +265,8 @@ async function consumeOnRandomOrgs<T>(params: {
   request(org: BenchOrg): Shot;
   consumed(data: T): string | null;
   what: string;
+  /** Compares the consumptions answered with what was stored; by default each org's `used`. */
+  check?(counts: Counts): Promise<{ check: string; checkOk: boolean }>;
 }): Promise<{ r: LoadResult; check: { check: string; checkOk: boolean } }> {
   const orgs = await createOrgs(params.server, 'pro', params.orgCount);
   const counts = new Counts();
@@ -280,7 +289,8 @@ async function consumeOnRandomOrgs<T>(params: {
       return { units: 1 };
     },
   });
-  return { r, check: await checkUsed(params.server, orgs, counts, params.what) };
+  const check = params.check?.(counts) ?? checkUsed(params.server, orgs, counts, params.what);
+  return { r, check: await check };
 }
 
 /**
@@ -294,30 +304,78 @@ export async function benchDurableFloor(
   timing: QuotaTiming,
   orgCount: number,
 ): Promise<QuotaRow> {
-  // The floor takes the org's row id: decoded once per org, not per request.
-  const rowIds = new Map<string, string | undefined>();
-  const rowId = (org: BenchOrg) => {
-    if (!rowIds.has(org.id)) rowIds.set(org.id, orgIdFromInput(org.id));
-    return rowIds.get(org.id);
-  };
-  const { r, check } = await consumeOnRandomOrgs<{ consume: string }>({
-    server,
-    url: floor.url,
-    concurrency,
-    timing,
-    orgCount,
-    request: (org) => ({
-      body: JSON.stringify({ query: FLOOR, variables: { orgId: rowId(org), key: randomUUID() } }),
-    }),
-    consumed: (data) => (/^\d+$/.test(data.consume) ? null : `not counted: ${data.consume}`),
-    what: 'consumptions answered',
-  });
+  const { r, check } = await consumeOnPeer({ peer: floor, server, concurrency, timing, orgCount });
   return row(
     'durable floor',
     `the checkQuota requests' consumption written by Meterline's statement, group-committed; nothing else`,
     r,
     check,
   );
+}
+
+/**
+ * The durable minimum (peer-server.ts): the same requests again, each consumption's key alone
+ * inserted into a table with only a primary key before it is answered. Afterwards the table must
+ * have grown by exactly the consumptions answered.
+ */
+export async function benchDurableMinimum(
+  minimum: Child,
+  server: MeterlineChild,
+  concurrency: number,
+  timing: QuotaTiming,
+  orgCount: number,
+  databaseUrl: string,
+): Promise<QuotaRow> {
+  const before = await durableMinimumRows(databaseUrl);
+  const { r, check } = await consumeOnPeer({
+    peer: minimum,
+    server,
+    concurrency,
+    timing,
+    orgCount,
+    async check(counts) {
+      const stored = (await durableMinimumRows(databaseUrl)) - before;
+      const answered = counts.total;
+      return stored === answered
+        ? {
+            check: `OK: keys stored = ${answered.toLocaleString('en-US')} consumptions answered`,
+            checkOk: true,
+          }
+        : { check: `FAILED: ${stored} keys stored, ${answered} consumptions answered`, checkOk: false };
+    },
+  });
+  return row(
+    'durable minimum',
+    "the checkQuota requests' idempotency key alone inserted into a one-column table, group-committed; nothing else",
+    r,
+    check,
+  );
+}
+
+/** The durable floor's and minimum's requests: `consume(orgId, idempotencyKey)`, answered with a number. */
+function consumeOnPeer(params: {
+  peer: Child;
+  server: MeterlineChild;
+  concurrency: number;
+  timing: QuotaTiming;
+  orgCount: number;
+  check?: Parameters<typeof consumeOnRandomOrgs>[0]['check'];
+}) {
+  // The peers take the org's row id: decoded once per org, not per request.
+  const rowIds = new Map<string, string | undefined>();
+  const rowId = (org: BenchOrg) => {
+    if (!rowIds.has(org.id)) rowIds.set(org.id, orgIdFromInput(org.id));
+    return rowIds.get(org.id);
+  };
+  return consumeOnRandomOrgs<{ consume: string }>({
+    ...params,
+    url: params.peer.url,
+    request: (org) => ({
+      body: JSON.stringify({ query: FLOOR, variables: { orgId: rowId(org), key: randomUUID() } }),
+    }),
+    consumed: (data) => (/^\d+$/.test(data.consume) ? null : `not counted: ${data.consume}`),
+    what: 'consumptions answered',
+  });
 }
 
 /** Pro orgs, a random one per request: `checkQuota(api_calls, 1, consume, idempotencyKey)` as the service. */

@@ -193,10 +193,17 @@ function goals(report: Report): Goal[] {
     figure: http.map((r) => `${int(r.eventsPerSecond)} at ${r.concurrency} clients`).join(', '),
     ok: best >= GOAL_EVENTS,
   };
-  // The durable floor at the same concurrency: what no consume that commits before answering passes here.
+  // The durable floor (Meterline's write alone) and minimum (the cheapest durable write) at the
+  // same concurrency: no consume that commits before answering passes the minimum here.
   const floorAt = (concurrency: number) => {
-    const floor = report.quota.find((r) => r.target === 'durable floor' && r.concurrency === concurrency);
-    return floor ? ` (floor ${fixed(ratioOf(floor, floor.requestsPerSecond))})` : '';
+    const at = (target: QuotaRow['target']) => {
+      const r = report.quota.find((q) => q.target === target && q.concurrency === concurrency);
+      return r ? fixed(ratioOf(r, r.requestsPerSecond)) : null;
+    };
+    const floor = at('durable floor');
+    const minimum = at('durable minimum');
+    const parts = [floor && `floor ${floor}`, minimum && `minimum ${minimum}`].filter(Boolean);
+    return parts.length > 0 ? ` (${parts.join(', ')})` : '';
   };
   const quotaGoal = (target: QuotaRow['target']): Goal => {
     const rows = report.quota.filter((r) => r.target === target);
@@ -269,7 +276,7 @@ function chart(report: Report): string {
     label: `${r.target}, ${r.concurrency} clients`,
     value: r.requestsPerSecond,
     kind:
-      r.target === 'yoga hello' || r.target === 'durable floor'
+      r.target === 'yoga hello' || r.target.startsWith('durable ')
         ? 'ceiling'
         : r.target.startsWith('rate-limiter')
           ? 'peer'
@@ -395,6 +402,12 @@ export async function writeReport(report: Report, out = join(ROOT, 'docs', 'perf
     '  most; no authentication, catalog, decision or validation. What checkQuota and verifyApiKey would reach',
     '  if all their other work were free: the goals table shows it beside theirs ("floor"). Each org\'s',
     '  `used` is checked afterwards.',
+    '- **durable minimum** (test/bench/peer-server.ts): the same yoga server and requests, with the cheapest',
+    "  durable write there is in place of Meterline's: each consumption's idempotency key inserted into a",
+    '  table with nothing but a primary key, group-committed the same way, answered after the commit; the',
+    '  table must grow by exactly the consumptions answered. No consume committed this way before it is',
+    '  answered can be cheaper, whatever it writes: where this row is below the goal, the goal is out of',
+    '  reach of any durable consume on this machine at that concurrency (the goals table: "minimum").',
     '- **checkQuota**: `checkQuota(input: { orgId, metric: "api_calls", quantity: 1, consume: true, idempotencyKey })`',
     '  as the service, on pro orgs picked at random per request (how many: see the table); each must answer',
     "  allowed and consumed, and afterwards each org's `used` must equal the consumes it acknowledged.",

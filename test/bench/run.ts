@@ -8,7 +8,7 @@
  *   BENCH_SECONDS       measured seconds per run (default 4 for ingest, 3 for quota); warm-up is a quarter of it, at least 1 s
  *   BENCH_INGEST_ROUNDS paired rounds of the ingest ceiling and recordUsage (default 3), see test/bench/lib/rounds.ts
  *   BENCH_QUOTA_ROUNDS  paired rounds of each quota target (default 3), see test/bench/lib/rounds.ts
- *   BENCH_BUDGET        seconds the suite aims to stay within (default 420): a run disturbed by other
+ *   BENCH_BUDGET        seconds the suite aims to stay within (default 480): a run disturbed by other
  *                       processes is measured again only while the budget allows
  *   BENCH_RECALC_ORGS   orgs of the recalculateAllOverages benchmark (default 100000, the size of its goal)
  *   BENCH_SUBSCRIBERS   subscribers of the live fan-out benchmark (default 1000)
@@ -29,6 +29,7 @@ import { medianRound, type Pair } from './lib/rounds.ts';
 import {
   benchCheckQuota,
   benchDurableFloor,
+  benchDurableMinimum,
   benchHello,
   benchMeterlineTrivial,
   benchRateLimiterFlexible,
@@ -56,7 +57,7 @@ const ONLY = new Set(
 );
 /** Whether a part of the suite runs (every part when BENCH_ONLY is unset). */
 const runs = (part: 'ingest' | 'quota' | 'fanout' | 'pglite' | 'recalc') => ONLY.size === 0 || ONLY.has(part);
-const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 420) * 1000;
+const BUDGET_MS = Number(process.env.BENCH_BUDGET ?? 480) * 1000;
 const INGEST_CLIENTS = [4, 8];
 const QUOTA_CLIENTS = [16, 64];
 /** Orgs the quota decisions are spread over (a gateway serves many customers). */
@@ -197,13 +198,19 @@ async function quotaRounds(
   server: MeterlineChild,
   peers: Awaited<ReturnType<typeof startPeers>>,
   concurrency: number,
+  databaseUrl: string,
 ): Promise<Measured<QuotaRow>[]> {
-  const { rlf, floor } = peers;
+  const { rlf, floor, minimum } = peers;
   const targets: [QuotaRow['target'], () => Promise<QuotaRow>][] = [
     ['Meterline { __typename }', () => benchMeterlineTrivial(server, concurrency, QUOTA)],
   ];
   if (floor)
     targets.push(['durable floor', () => benchDurableFloor(floor, server, concurrency, QUOTA, QUOTA_ORGS)]);
+  if (minimum)
+    targets.push([
+      'durable minimum',
+      () => benchDurableMinimum(minimum, server, concurrency, QUOTA, QUOTA_ORGS, databaseUrl),
+    ]);
   targets.push(
     ['checkQuota', () => benchCheckQuota(server, concurrency, QUOTA, QUOTA_ORGS)],
     ['verifyApiKey', () => benchVerifyApiKey(server, concurrency, QUOTA, QUOTA_ORGS)],
@@ -261,8 +268,8 @@ async function main() {
     );
     const runMs = INGEST.durationMs + INGEST.warmupMs + 4_000;
     const pairMs = INGEST_ROUNDS * 2 * runMs;
-    // Each round: a hello run and a target run for each of four targets.
-    const quotaGroupMs = QUOTA_ROUNDS * (8 * (QUOTA.durationMs + QUOTA.warmupMs) + 4_000);
+    // Each round: a hello run and a target run for each of six targets.
+    const quotaGroupMs = QUOTA_ROUNDS * (12 * (QUOTA.durationMs + QUOTA.warmupMs) + 4_000);
     const quotaMs = QUOTA_CLIENTS.length * quotaGroupMs;
     for (const concurrency of runs('ingest') ? INGEST_CLIENTS : []) {
       const later =
@@ -294,7 +301,7 @@ async function main() {
     const peers = await startPeers(env.redis ? REDIS_URL : null, scratch.url);
     try {
       for (const concurrency of runs('quota') ? QUOTA_CLIENTS : []) {
-        quota.push(...(await quotaRounds(server, peers, concurrency)));
+        quota.push(...(await quotaRounds(server, peers, concurrency, scratch.url)));
       }
     } finally {
       await peers.stop();
