@@ -6,16 +6,9 @@
 import { Agent } from 'node:http';
 import { postJson } from '../bench/lib/load.ts';
 import type { SoakStats } from './model.ts';
-import {
-  checkQuotaOperation,
-  type Judging,
-  type Mode,
-  type Operation,
-  recordUsageOperation,
-  type SoakOrg,
-  usageReadOperation,
-  verifyApiKeyOperation,
-} from './operations.ts';
+import { type Judging, type Mode, type Operation, type SoakOrg, usageReadOperation } from './operations.ts';
+import { checkQuotaOperation, verifyApiKeyOperation } from './quota-operations.ts';
+import { recordUsageOperation } from './record-usage-operation.ts';
 
 /** Share of steps that resend an answered call to the other instance. */
 const RETRY_AFTER = 0.06;
