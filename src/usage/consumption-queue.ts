@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
+import { isTransactionConflict } from '../db/connection-loss.ts';
 import { entitlementFor } from '../plans/entitlement.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
@@ -24,7 +25,10 @@ type Waiting = {
 
 /** How many consumptions one batch decides at most. */
 const MAX_BATCH = 500;
-/** How often a batch is decided again after another transaction recorded one of its keys. */
+/**
+ * How often a batch is decided again after another transaction recorded one of its keys, or
+ * PostgreSQL aborted it to break a deadlock (nothing of it was written either way).
+ */
 const MAX_RACES = 5;
 
 /**
@@ -190,7 +194,11 @@ export class ConsumptionQueue {
     await this.settle(batch, locked, () => this.decideWithLocks(locked));
   }
 
-  /** In a transaction, with the counters locked (`decideConsumes`), again after a lost race. */
+  /**
+   * In a transaction, with the counters locked (`decideConsumes`), again after a lost race or a
+   * deadlock: the counters are locked in one order, but a transaction of another writer can still
+   * hold one of the batch's event ids while it waits on a counter the batch holds.
+   */
   private async decideWithLocks(part: readonly Admitted[]): Promise<Map<Admitted, ConsumeAnswer>> {
     const requests = part.map((a) => a.request);
     const metrics = new Map(part.map((a) => [a.metric.key, a.metric]));
@@ -199,7 +207,8 @@ export class ConsumptionQueue {
         const results = await this.db.transaction((tx) => decideConsumes(tx, requests, metrics));
         return new Map(part.map((a, i) => [a, results[i]!]));
       } catch (error) {
-        if (!isConsumptionRace(error) || attempt >= MAX_RACES) throw error;
+        const again = isConsumptionRace(error) || isTransactionConflict(error);
+        if (!again || attempt >= MAX_RACES) throw error;
       }
     }
   }

@@ -129,4 +129,52 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('lock conflicts on PostgreSQL', 
     expect((await consumed).data!.checkQuota).toMatchObject({ allowed: true, consumed: true, used: 5 });
     expect((await usedByMetric(server, org))[peak]).toBe(5);
   });
+
+  it('decides a consume again when PostgreSQL aborts it to break a deadlock', async () => {
+    // A gauge is decided with its counter locked, then its event written. Another transaction
+    // holds the event id (inserted, not committed) and then asks for the counter: a deadlock,
+    // and the consume, which has waited longest, is the one PostgreSQL aborts.
+    const peak = await addTestMetric(server, 'peak', 'MAX');
+    const { org, rowId } = await orgGranted([peak]);
+    expect((await seed(org, [peak])).data!.recordUsage.accepted).toBe(1);
+
+    let askForCounter!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      askForCounter = resolve;
+    });
+    let idHeld!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      idHeld = resolve;
+    });
+    const other = server.database.db
+      .transaction(async (tx) => {
+        await tx.execute(
+          sql`insert into usage_events (org_id, event_id, metric_key, quantity, occurred_at, period_start)
+              values (${rowId}, 'contested', ${peak}, 1, now(), date_trunc('month', now()))`,
+        );
+        idHeld();
+        await asked;
+        await tx.execute(
+          sql`select 1 from usage_counters where org_id = ${rowId} and metric_key = ${peak} for update`,
+        );
+        tx.rollback();
+      })
+      .catch((error: unknown) => error);
+    await holding;
+    const consumed = consume(server, {
+      orgId: org.id,
+      metric: peak,
+      quantity: 5,
+      idempotencyKey: 'contested',
+    });
+    await untilWaiting(1); // the consume: holding the counter, waiting on the event id
+    askForCounter();
+    // The other transaction gets the counter once the consume is aborted, and rolls back; the
+    // consume, decided again, writes its event.
+    const answer = await consumed;
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data!.checkQuota).toMatchObject({ allowed: true, consumed: true, used: 5 });
+    expect(String(await other)).toMatch(/rollback/i);
+    expect((await usedByMetric(server, org))[peak]).toBe(5);
+  });
 });
