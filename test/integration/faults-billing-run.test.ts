@@ -15,6 +15,7 @@ import { testDatabases } from '../helpers/databases.ts';
 import { type FakeStripe, startFakeStripe } from '../helpers/fake-stripe.ts';
 import { unique } from '../helpers/fixtures.ts';
 import { billingLedgerDifferences, usageLedgerDifferences } from '../helpers/ledger.ts';
+import { signal } from '../helpers/signal.ts';
 
 const ORGS = 3;
 const now = new Date();
@@ -88,22 +89,16 @@ describe.each(testDatabases())('the billing run through SIGKILLs of the server o
       // event being ingested would), so the close waits inside its transaction, having locked
       // the others; the server dies there. Nothing of that close may remain.
       await child.withDatabase(async (db) => {
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let locked!: () => void;
-        const isLocked = new Promise<void>((resolve) => {
-          locked = resolve;
-        });
+        const released = signal();
+        const locked = signal();
         const holder = db.transaction(async (tx) => {
           await tx.execute(
             sql`select pg_advisory_xact_lock_shared(hashtextextended(${`meterline:close:${orgs[1]!.rawId}`}, 0))`,
           );
-          locked();
-          await released;
+          locked.fire();
+          await released.fired;
         });
-        await isLocked;
+        await locked.fired;
         const close = child.asAdmin(CLOSE_PERIOD, { input: {} }).catch((error: Error) => error);
         await until(async () => {
           const rows = rowsOf<{ n: string }>(
@@ -115,7 +110,7 @@ describe.each(testDatabases())('the billing run through SIGKILLs of the server o
         }, 'the close to wait for the lock');
         await server.kill('SIGKILL');
         expect(await close).toBeInstanceOf(Error); // the client saw the server die
-        release();
+        released.fire();
         await holder;
         // The dead server's backend gets the lock, then finds its client gone: it never commits.
         await until(async () => {

@@ -5,6 +5,7 @@ import { orgBySlug } from '../../src/orgs/repository.ts';
 import { lockCounters } from '../../src/usage/repository.ts';
 import { addTestMetric, createTestOrg, createTestPlan, type TestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { signal } from '../helpers/signal.ts';
 import { consume, record, usedByMetric } from '../helpers/usage.ts';
 
 /**
@@ -43,25 +44,19 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('lock conflicts on PostgreSQL', 
 
   /** Holds one counter of the org (locked in a transaction of its own) until `release()`. */
   async function holdCounter(orgRowId: string, metric: string) {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => {
-      held = resolve;
-    });
+    const released = signal();
+    const held = signal();
     const holder = server.database.db.transaction(async (tx) => {
       await tx.execute(
         sql`select 1 from usage_counters where org_id = ${orgRowId} and metric_key = ${metric} for update`,
       );
-      held();
-      await released;
+      held.fire();
+      await released.fired;
     });
-    await holding;
+    await held.fired;
     return {
       async release() {
-        release();
+        released.fire();
         await holder;
       },
     };
@@ -138,29 +133,23 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('lock conflicts on PostgreSQL', 
     const { org, rowId } = await orgGranted([peak]);
     expect((await seed(org, [peak])).data!.recordUsage.accepted).toBe(1);
 
-    let askForCounter!: () => void;
-    const asked = new Promise<void>((resolve) => {
-      askForCounter = resolve;
-    });
-    let idHeld!: () => void;
-    const holding = new Promise<void>((resolve) => {
-      idHeld = resolve;
-    });
+    const askForCounter = signal();
+    const idHeld = signal();
     const other = server.database.db
       .transaction(async (tx) => {
         await tx.execute(
           sql`insert into usage_events (org_id, event_id, metric_key, quantity, occurred_at, period_start)
               values (${rowId}, 'contested', ${peak}, 1, now(), date_trunc('month', now()))`,
         );
-        idHeld();
-        await asked;
+        idHeld.fire();
+        await askForCounter.fired;
         await tx.execute(
           sql`select 1 from usage_counters where org_id = ${rowId} and metric_key = ${peak} for update`,
         );
         tx.rollback();
       })
       .catch((error: unknown) => error);
-    await holding;
+    await idHeld.fired;
     const consumed = consume(server, {
       orgId: org.id,
       metric: peak,
@@ -168,7 +157,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('lock conflicts on PostgreSQL', 
       idempotencyKey: 'contested',
     });
     await untilWaiting(1); // the consume: holding the counter, waiting on the event id
-    askForCounter();
+    askForCounter.fire();
     // The other transaction gets the counter once the consume is aborted, and rolls back; the
     // consume, decided again, writes its event.
     const answer = await consumed;
