@@ -6,7 +6,7 @@ import { createStripeClient, type StripeSettings } from '../stripe/client.ts';
 import { createOutboxWorker, type OutboxWorker } from '../stripe/outbox-worker.ts';
 import { BILLING_RUN_QUEUE, createBillingRunQueue } from './billing-queue.ts';
 import { runBillingRun } from './billing-run.ts';
-import { cronMatches, parseCron } from './cron.ts';
+import { cronTicker, parseCron } from './cron.ts';
 
 export type BillingJobsSettings = {
   /** BILLING_CRON (UTC), default daily at 02:00. */
@@ -33,7 +33,8 @@ export type BillingJobs = {
  * - the billing run on BILLING_CRON. On PostgreSQL through pg-boss: the cron is kept in the
  *   database, fires once across all instances (singleton queue) and a job of a crashed instance
  *   is retried after it expires. On the embedded database (one process by construction) an
- *   in-process timer checks the cron each minute; pg-boss is not used there because it needs its
+ *   in-process timer checks the cron every 15 s (the same cron-parser
+ *   instants pg-boss fires on); pg-boss is not used there because it needs its
  *   own connections and the embedded database has one, shared with requests.
  * Both also run once at start-up, so a run missed while no instance was up is caught up.
  */
@@ -92,15 +93,10 @@ export async function startBillingJobs(deps: {
       await runNow();
     });
   } else {
-    let lastMinute = -1;
+    const due = cronTicker(cron, clock());
     timers.push(
       setInterval(() => {
-        const now = clock();
-        const minute = Math.floor(now.getTime() / 60_000);
-        if (minute !== lastMinute && cronMatches(cron, now)) {
-          lastMinute = minute;
-          void run();
-        }
+        if (due(clock())) void run();
       }, 15_000),
     );
   }

@@ -2,23 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeOverageLine } from '../../src/billing/invoice-item-description.ts';
 import { Dec } from '../../src/billing/money.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { cronMatches, parseCron } from '../../src/jobs/cron.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../../src/stripe/outbox-worker.ts';
 
 describe('billing schedule, retry schedule and invoice wording', () => {
-  it('fires the default cron daily at 02:00 UTC and only then', () => {
-    const daily = parseCron('0 2 * * *');
-    expect(cronMatches(daily, new Date('2026-05-01T02:00:30Z'))).toBe(true);
-    expect(cronMatches(daily, new Date('2026-05-01T02:01:00Z'))).toBe(false);
-    expect(cronMatches(daily, new Date('2026-05-01T01:59:59Z'))).toBe(false);
-    const monthly = parseCron('30 3 1 * *');
-    expect(cronMatches(monthly, new Date('2026-06-01T03:30:00Z'))).toBe(true);
-    expect(cronMatches(monthly, new Date('2026-06-02T03:30:00Z'))).toBe(false);
-    const steps = parseCron('*/15 * * * 1-5');
-    expect(cronMatches(steps, new Date('2026-05-04T10:45:00Z'))).toBe(true); // a Monday
-    expect(cronMatches(steps, new Date('2026-05-03T10:45:00Z'))).toBe(false); // a Sunday
-  });
-
   it('refuses a bad BILLING_CRON at start-up with a clear message', () => {
     expect(() => loadConfig({ BILLING_CRON: '0 25 * * *' })).toThrow(ConfigError);
     expect(() => loadConfig({ BILLING_CRON: 'daily' })).toThrow(/BILLING_CRON/);
