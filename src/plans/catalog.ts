@@ -25,7 +25,7 @@ export const defaultMetrics: MetricSeed[] = [
   { key: 'seats', name: 'Seats', unit: 'seat', aggregation: 'MAX' },
 ];
 
-/** The default catalog (DESIGN.md): amounts are exact decimal strings in USD. */
+/** The default catalog, loaded into an empty database: amounts are exact decimal strings in USD. */
 export const defaultPlans: PlanSeed[] = [
   {
     code: 'free',

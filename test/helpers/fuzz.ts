@@ -21,7 +21,8 @@ export const fuzzTimeout = (defaultMs: number) =>
   FUZZ_RUNS ? Math.max(defaultMs, FUZZ_RUNS * 2_000) : defaultMs;
 
 /**
- * The codes a caller may see: the contract's (DESIGN.md, less INTERNAL_SERVER_ERROR, which
+ * The codes a caller may see: the contract's (the README's Authentication section, less
+ * INTERNAL_SERVER_ERROR, which
  * means a bug here) and graphql-yoga's protocol errors for documents and bodies that are not
  * GraphQL requests at all.
  */

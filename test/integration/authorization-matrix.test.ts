@@ -18,7 +18,8 @@ import { type GraphQLResponse, startTestServer, type TestServer } from '../helpe
 /**
  * The authorization matrix: every Query, Mutation and Subscription field (and every Org field,
  * reached through org(id)) run as each principal against org A's and org B's objects, each
- * outcome checked against the table below. The table is written from DESIGN.md's rules:
+ * outcome checked against the table below. The table is written from the README's rules
+ * (Authentication, and each mutation's description in the schema):
  *  - another org's data reads as null / NOT_FOUND, never FORBIDDEN (nor its data);
  *  - platform admins create plans and orgs, change plans, set deals, read the admin console;
  *  - OWNER / ADMIN add members and manage API keys and webhooks (platform admins too);
@@ -449,7 +450,7 @@ const rows: Row[] = [
       variables: (c) => ({ input: { orgId: c.org.id, metric: 'api_calls', quantity: 1 } }),
     },
     targets: ['A', 'B'],
-    // Anyone who can see the org may ask; of API keys, those with USAGE_WRITE (DESIGN.md).
+    // Anyone who can see the org may ask; of API keys, those with USAGE_WRITE (the README's Authentication section).
     expect: (t) => ({
       ...base,
       default: t === 'A' ? 'ok' : 'NOT_FOUND',

@@ -1,4 +1,4 @@
-/** The default catalog of DESIGN.md ("Billing rules"), as entitlements the billing core understands. */
+/** The default catalog (src/plans/catalog.ts), as entitlements the billing core understands. */
 import type { Entitlement } from '../../../src/billing/entitlements.ts';
 import { parseAmount } from '../../../src/billing/money.ts';
 

@@ -9,7 +9,7 @@ import { catalog } from './catalog.ts';
 const line = (used: bigint, entitlement: Entitlement, billingEnabled = true, currency = 'USD') =>
   computeOverageLine({ used, entitlement, currency, billingEnabled });
 
-describe('DESIGN.md worked examples (pro plan)', () => {
+describe('worked examples on the default pro plan', () => {
   it.each([
     ['tokens', 750_000n, 250_000n, '0.0001', '$25.00', 2500n],
     ['playbook_runs', 75n, 25n, '1', '$25.00', 2500n],

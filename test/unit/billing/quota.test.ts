@@ -9,7 +9,7 @@ import { catalog } from './catalog.ts';
 
 const pick = (d: ReturnType<typeof decideQuota>) => [d.allowed, d.reason, d.usedAfter, d.limit, d.remaining];
 
-describe('decideQuota: DESIGN.md decisions', () => {
+describe('decideQuota: the documented decisions', () => {
   it.each<[string, Entitlement, bigint, bigint, [boolean, string, bigint, bigint | null, bigint | null]]>([
     // name, entitlement, used, quantity, [allowed, reason, usedAfter, limit, remaining]
     [
