@@ -11,6 +11,7 @@ import type { Database } from './db/client.ts';
 import { isConnectionLoss } from './db/connection-loss.ts';
 import { AppError, unauthenticated } from './errors.ts';
 import {
+  clientDocuments,
   DEFAULT_MAX_BODY_BYTES,
   type HardeningOptions,
   hardeningPlugins,
@@ -22,6 +23,7 @@ import type { KeyServices } from './keys/services.ts';
 import type { LiveServices } from './live/live-services.ts';
 import { attachGraphQLWebSocket } from './live/websocket.ts';
 import { requestScope } from './logger.ts';
+import { createObservability, type Tracing } from './observability/index.ts';
 import { schema } from './schema.ts';
 import { stripeWebhookHandler } from './stripe/webhook.ts';
 import type { ConsumptionQueue } from './usage/consumption-queue.ts';
@@ -44,6 +46,8 @@ export type AppDeps = {
   stripeWebhookSecret?: string | undefined;
   /** graphql-armor, persisted operations, body size limit (see http/hardening.ts). */
   hardening?: HardeningOptions & { maxBodyBytes?: number };
+  /** /metrics, the access log and traces (see observability/). */
+  observability?: { metricsToken?: string | undefined; tracing?: Tracing | undefined };
 };
 
 export type App = {
@@ -85,10 +89,32 @@ export function createApp(deps: AppDeps): App {
   const { log } = deps;
   // One limit for every way in: HTTP bodies and graphql-ws messages.
   const maxBodyBytes = deps.hardening?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const apiKeyGate = createApiKeyGate({ db: deps.database.db, keys: deps.keys, clock: deps.clock });
+  const persisted = deps.hardening?.persistedOperations;
+  const observability = createObservability({
+    database: deps.database,
+    live: deps.live,
+    log,
+    clock: deps.clock,
+    ...deps.observability,
+    knownDocuments: [
+      ...clientDocuments,
+      ...(persisted?.mode === 'allow-list' ? (persisted.documents ?? []) : []),
+    ],
+  });
+  const { metrics } = observability;
+  const apiKeyGate = createApiKeyGate({
+    db: deps.database.db,
+    keys: deps.keys,
+    clock: deps.clock,
+    onRateLimited: (source) => metrics.rateLimited(source),
+  });
   const yoga = createYoga({
     schema,
-    plugins: [apiKeyGate.plugin, ...hardeningPlugins({ ...deps.hardening, introspection: !deps.production })],
+    plugins: [
+      observability.plugin,
+      apiKeyGate.plugin,
+      ...hardeningPlugins({ ...deps.hardening, introspection: !deps.production }),
+    ],
     graphqlEndpoint: '/graphql',
     // The body limit is enforced before yoga sees the request (refuseOversizedBody: a declared
     // length over the limit is refused, chunked bodies are refused, and Node's parser never reads
@@ -138,6 +164,7 @@ export function createApp(deps: AppDeps): App {
         keys: deps.keys,
         live: deps.live,
         consumptions: deps.consumptions,
+        metrics,
       });
     },
   });
@@ -158,22 +185,27 @@ export function createApp(deps: AppDeps): App {
       log,
     }),
     ...dashboardRoutes(),
+    '/metrics': observability.metricsHandler,
   };
 
   const server = createServer((req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     res.setHeader('x-request-id', requestId);
-    requestScope.run({ requestId }, () => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (refuseOversizedBody(req, res, maxBodyBytes)) return;
-      const route = routes[path];
-      const handle = route ? route(req, res) : yoga(req, res);
-      Promise.resolve(handle).catch((error: unknown) => {
-        log.error({ err: error }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal error', requestId }));
-      });
-    });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = routes[path];
+    // A bounded label: a route of ours, or `other` (never the path a client made up).
+    const routeLabel = route || path === '/graphql' ? path : 'other';
+    requestScope.run({ requestId }, () =>
+      observability.serve(req, res, { requestId, route: routeLabel }, () => {
+        if (refuseOversizedBody(req, res, maxBodyBytes)) return;
+        const handle = route ? route(req, res) : yoga(req, res);
+        Promise.resolve(handle).catch((error: unknown) => {
+          log.error({ err: error }, 'request failed');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'internal error', requestId }));
+        });
+      }),
+    );
   });
 
   const webSocket = attachGraphQLWebSocket({

@@ -10,6 +10,7 @@ import { readPersistedOperations } from './http/hardening.ts';
 import { type BillingJobs, startBillingJobs } from './jobs/scheduler.ts';
 import { createKeyServices, type KeyServices } from './keys/services.ts';
 import { createLiveServices, type LiveServices } from './live/live-services.ts';
+import { loadTracing } from './observability/index.ts';
 import { ensureCatalog } from './plans/catalog.ts';
 import { ConsumptionQueue } from './usage/consumption-queue.ts';
 import { enqueueAlerts } from './webhooks/alert-payload.ts';
@@ -84,6 +85,10 @@ export async function startMeterline(
   });
   const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
   const consumptions = new ConsumptionQueue(database.db, options.log);
+  const tracing = await loadTracing({
+    otlpEndpoint: config.otlpEndpoint,
+    serviceName: config.otelServiceName,
+  });
   const app = createApp({
     database,
     auth: { jwtSecret, adminUserIds, serviceTokens: config.serviceTokens },
@@ -112,6 +117,7 @@ export async function startMeterline(
           ? { mode: 'allow-list', documents: readPersistedOperations(config.persistedOperationsFile) }
           : { mode: 'off' },
     },
+    observability: { metricsToken: config.metricsToken, tracing },
   });
   // Period close on a schedule and delivery of the invoice outbox to Stripe (see jobs/scheduler.ts).
   const billingJobs = config.billingJobs
@@ -150,6 +156,8 @@ export async function startMeterline(
       // After the last request: every use it noted is written before the database closes.
       await keys.close();
       await database.close();
+      // Last: the spans of the requests drained above are sent before the process ends.
+      await tracing?.shutdown();
     },
   };
 }

@@ -82,6 +82,11 @@ const envSchema = z.object({
     .int('expected a whole number of bytes')
     .min(1024, 'expected at least 1024 bytes')
     .default(6 * 1024 * 1024),
+  /** Set: GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optionalString,
+  /** Set: OpenTelemetry traces are sent over OTLP/HTTP to `<endpoint>/v1/traces`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http', 'https']),
+  OTEL_SERVICE_NAME: z.string().min(1).default('meterline'),
 });
 
 export type Config = {
@@ -109,6 +114,9 @@ export type Config = {
   persistedOperations: 'off' | 'allow-list';
   persistedOperationsFile: string | undefined;
   maxBodyBytes: number;
+  metricsToken: string | undefined;
+  otlpEndpoint: string | undefined;
+  otelServiceName: string;
 };
 
 export class ConfigError extends Error {
@@ -163,5 +171,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     persistedOperations: e.PERSISTED_OPERATIONS,
     persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    metricsToken: e.METRICS_TOKEN,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelServiceName: e.OTEL_SERVICE_NAME,
   };
 }

@@ -5,6 +5,7 @@ import type { Db } from './db/client.ts';
 import type { KeyServices } from './keys/services.ts';
 import type { LiveServices } from './live/live-services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { ServiceMetrics } from './observability/index.ts';
 import type { StripeSettings } from './stripe/client.ts';
 import type { ConsumptionQueue } from './usage/consumption-queue.ts';
 
@@ -38,6 +39,8 @@ export type Context = {
   live: LiveServices;
   /** Quota consumptions of this instance, decided in batches (group commit). */
   consumptions: ConsumptionQueue;
+  /** Counters for /metrics (events recorded, quota decisions, rate-limit refusals). */
+  metrics: ServiceMetrics;
 };
 
 /**
@@ -87,6 +90,7 @@ export type ContextInput = {
   keys: KeyServices;
   live: LiveServices;
   consumptions: ConsumptionQueue;
+  metrics: ServiceMetrics;
 };
 
 export function createContext(input: ContextInput): Context {

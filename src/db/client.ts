@@ -22,6 +22,8 @@ export type Database = {
   describe: string;
   /** The connection URL (postgres only). */
   url?: string;
+  /** The most connections the pool opens (postgres only). */
+  poolSize?: number;
   close(): Promise<void>;
 };
 
@@ -38,10 +40,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const logger = options.onQuery ? { logQuery: (q: string) => options.onQuery?.(q) } : undefined;
   if (options.databaseUrl) {
     // bigint columns arrive as strings and are turned into bigint by drizzle.
-    const client = postgres(options.databaseUrl, {
-      ...postgresOptions('meterline'),
-      max: options.poolSize ?? 10,
-    });
+    const poolSize = options.poolSize ?? 10;
+    const client = postgres(options.databaseUrl, { ...postgresOptions('meterline'), max: poolSize });
     const db = drizzlePostgres({ client: preparingStatements(client), schema, logger }) as unknown as Db;
     const url = new URL(options.databaseUrl);
     return {
@@ -49,6 +49,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       db,
       describe: `postgres://${url.host}${url.pathname}`,
       url: options.databaseUrl,
+      poolSize,
       close: () => client.end({ timeout: 5 }),
     };
   }

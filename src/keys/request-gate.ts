@@ -19,7 +19,13 @@ type Outcome = { principal: Principal; rate: RateLimitState | null } | { failure
  * 4. puts the rate-limit headers on whatever response the request gets (onResponse).
  * The context factory then takes the principal from here (`principalFor`).
  */
-export function createApiKeyGate(deps: { db: Db; keys: KeyServices; clock: Clock }) {
+export function createApiKeyGate(deps: {
+  db: Db;
+  keys: KeyServices;
+  clock: Clock;
+  /** Told of every refusal for the key's rate (for /metrics). */
+  onRateLimited?: (transport: 'http' | 'websocket') => void;
+}) {
   const outcomes = new WeakMap<Request, Outcome>();
 
   async function admit(secret: string): Promise<Outcome> {
@@ -41,6 +47,7 @@ export function createApiKeyGate(deps: { db: Db; keys: KeyServices; clock: Clock
       const outcome = await admit(secret);
       outcomes.set(request, outcome);
       if ('principal' in outcome && outcome.rate && !outcome.rate.allowed) {
+        deps.onRateLimited?.('http');
         endResponse(rateLimitedResponse(fetchAPI.Response, request, outcome.rate));
       }
     },
@@ -67,6 +74,7 @@ export function createApiKeyGate(deps: { db: Db; keys: KeyServices; clock: Clock
       const outcome = await admit(secret);
       if ('failure' in outcome) throw unauthenticated(outcome.failure);
       if (outcome.rate && !outcome.rate.allowed) {
+        deps.onRateLimited?.('websocket');
         throw new AppError(
           'RATE_LIMITED',
           `Rate limit of ${outcome.rate.limit} requests a minute for this API key reached.`,

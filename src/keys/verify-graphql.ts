@@ -75,6 +75,11 @@ builder.mutationFields((t) => ({
           { key: input.key, cost: input.cost ?? 1n, idempotencyKey: input.idempotencyKey, now: ctx.clock() },
         ),
       );
+      if (payload.code === 'RATE_LIMITED') ctx.metrics.rateLimited('verifyApiKey');
+      if (payload.quota) {
+        const { metric, reason, allowed } = payload.quota;
+        ctx.metrics.quotaDecided({ metric: metric.key, reason, allowed, consume: true });
+      }
       if (payload.org && payload.quota?.consumed) ctx.live.usageChanged([payload.org.id]);
       return payload;
     },

@@ -22,6 +22,8 @@ export type LiveServices = {
   onUsageChanged(hook: UsageChangeHook): void;
   /** Registers another kind of live stream to end at shutdown; returns the unregister function. */
   trackStream(end: () => void): () => void;
+  /** The streams `trackStream` holds now (usageAlert subscriptions), for metrics. */
+  streamCount(): number;
   /** Ends every live stream (before the HTTP server drains). */
   endStreams(): void;
   close(): Promise<void>;
@@ -78,6 +80,7 @@ export async function createLiveServices(params: {
       streams.add(end);
       return () => streams.delete(end);
     },
+    streamCount: () => streams.size,
     endStreams,
     async close() {
       endStreams();

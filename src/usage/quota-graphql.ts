@@ -84,6 +84,12 @@ builder.mutationFields((t) => ({
       });
       if (!result.ok && result.error.code === 'NOT_FOUND') throw missing();
       const decision = unwrap(result);
+      ctx.metrics.quotaDecided({
+        metric: decision.metric.key,
+        reason: decision.reason,
+        allowed: decision.allowed,
+        consume: input.consume ?? false,
+      });
       if (decision.consumed) ctx.live.usageChanged([orgId]);
       return decision;
     },

@@ -55,13 +55,14 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RecordUsageInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       assertUsageWriter(ctx.principal);
+      const events = input.events.map((e) => ({
+        ...e,
+        orgId: e.orgId === null || e.orgId === undefined ? null : String(e.orgId),
+      }));
       const outcome = unwrap(
         await recordUsage(ctx.db, {
           principal: ctx.principal,
-          events: input.events.map((e) => ({
-            ...e,
-            orgId: e.orgId === null || e.orgId === undefined ? null : String(e.orgId),
-          })),
+          events,
           now: ctx.clock(),
           lateWindowDays: ctx.settings.usageLateWindowDays,
           billingEnabled: ctx.settings.enableOverageBilling,
@@ -69,6 +70,7 @@ builder.mutationFields((t) => ({
       );
       // After the commit: live subscribers (on every instance) re-read these orgs.
       ctx.live.usageChanged(outcome.changedOrgIds);
+      ctx.metrics.usageRecorded({ events, ...outcome });
       return { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: outcome.rejected };
     },
   }),

@@ -39,6 +39,8 @@ export type RecordUsageOutcome = {
   /** Events whose id the org had already recorded (or that repeat an id earlier in the batch): not counted again. */
   duplicates: number;
   rejected: (Rejection & { index: number; id: string | null })[];
+  /** The metric of each event counted by this call (for /metrics). */
+  acceptedMetricKeys: string[];
   /** Orgs whose usage moved (for live updates). */
   changedOrgIds: string[];
 };
@@ -225,6 +227,7 @@ export async function recordUsage(
     // Ids the ledger already held: skipped by the insert, so counted nowhere twice.
     duplicates: duplicates + (attempted - inserted.length),
     rejected,
+    acceptedMetricKeys: inserted.map((i) => i.metricKey),
     changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
   });
 }

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { signUserToken } from '../../src/auth/tokens.ts';
 import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -39,6 +40,8 @@ export type TestServer = {
 
 export type TestServerOptions = {
   env?: Record<string, string>;
+  /** The server's logger (default: pino at TEST_LOG_LEVEL, silent unless set). */
+  log?: Logger;
 };
 
 /**
@@ -68,7 +71,7 @@ export async function startTestServer(
   });
   let now: Date | undefined;
   const meterline = await startMeterline(config, {
-    log: createLogger(config.logLevel),
+    log: options.log ?? createLogger(config.logLevel),
     database,
     clock: () => (now ? new Date(now) : new Date()),
   });
