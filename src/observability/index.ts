@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../context.ts';
 import type { Database } from '../db/client.ts';
 import type { LiveServices } from '../live/live-services.ts';
-import { observabilityPlugin, operationNames, requestRecord } from './graphql-plugin.ts';
+import { observabilityPlugin, operationNames, type RequestRecord, requestRecord } from './graphql-plugin.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { Tracing } from './tracing-types.ts';
 
@@ -69,7 +69,7 @@ export function createObservability(deps: {
     serve(req, res, { requestId, route }, handle) {
       const started = performance.now();
       const span = tracing?.startRequest(req, requestId);
-      const record = { span } as { operation?: string; span?: typeof span };
+      const record: RequestRecord = { span };
       res.once('close', () => {
         const seconds = (performance.now() - started) / 1000;
         // A response the client walked away from before it was complete: 499, as proxies log it.
