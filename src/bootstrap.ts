@@ -15,6 +15,7 @@ import { ensureCatalog } from './plans/catalog.ts';
 import { ConsumptionQueue } from './usage/consumption-queue.ts';
 import { enqueueAlerts } from './webhooks/alert-payload.ts';
 import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
+import { type ResolveHost, resolveWithDns, type WebhookTargetPolicy } from './webhooks/target-policy.ts';
 
 export type Meterline = {
   app: App;
@@ -41,7 +42,13 @@ export const DEV_ADMIN_USER_ID = 'admin';
  */
 export async function startMeterline(
   config: Config,
-  options: { log: Logger; clock?: Clock; database?: Database },
+  options: {
+    log: Logger;
+    clock?: Clock;
+    database?: Database;
+    /** How webhook hosts are resolved (default: the system's DNS). */
+    resolveHost?: ResolveHost;
+  },
 ): Promise<Meterline> {
   const devMode = config.jwtSecret === undefined;
   const jwtSecret = config.jwtSecret ?? developmentSecret(config.dataDir);
@@ -71,7 +78,17 @@ export async function startMeterline(
     await database.close();
     throw error;
   }
-  const webhooks = startWebhookDispatcher({ db: database.db, clock, log: options.log });
+  const webhookTargets: WebhookTargetPolicy = {
+    allowed: config.webhookAllowedTargets,
+    requireHttps: config.nodeEnv === 'production',
+    resolveHost: options.resolveHost ?? resolveWithDns,
+  };
+  const webhooks = startWebhookDispatcher({
+    db: database.db,
+    clock,
+    log: options.log,
+    policy: webhookTargets,
+  });
   const alerts = startAlertChecks({
     db: database.db,
     live,
@@ -102,6 +119,7 @@ export async function startMeterline(
         apiUrl: config.stripeApiUrl,
         webhookSecret: config.stripeWebhookSecret,
       },
+      webhookTargets,
     },
     clock,
     log: options.log,

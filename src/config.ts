@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseCron } from './jobs/cron.ts';
+import { type AllowedTargets, parseAllowedTargets } from './webhooks/target-policy.ts';
 
 /**
  * The process configuration, parsed and validated once at start-up. A wrong value stops the
@@ -76,6 +77,8 @@ const envSchema = z.object({
     .default('off'),
   /** A JSON file: an array of GraphQL documents, or an object of sha256 -> document (e.g. a codegen manifest). */
   PERSISTED_OPERATIONS_FILE: optionalString,
+  /** Hosts, addresses or ranges outbound webhooks may reach although they are private (off: none). */
+  WEBHOOK_ALLOWED_TARGETS: commaList.default([]),
   /** The largest accepted request body, in bytes (HTTP 413 past it). */
   MAX_BODY_BYTES: z.coerce
     .number({ message: 'expected a number of bytes' })
@@ -117,6 +120,7 @@ export type Config = {
   metricsToken: string | undefined;
   otlpEndpoint: string | undefined;
   otelServiceName: string;
+  webhookAllowedTargets: AllowedTargets;
 };
 
 export class ConfigError extends Error {
@@ -142,6 +146,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     parseCron(e.BILLING_CRON);
   } catch (error) {
     throw new ConfigError([`BILLING_CRON: ${(error as Error).message}`]);
+  }
+  let webhookAllowedTargets: AllowedTargets;
+  try {
+    webhookAllowedTargets = parseAllowedTargets(e.WEBHOOK_ALLOWED_TARGETS);
+  } catch (error) {
+    throw new ConfigError([`WEBHOOK_ALLOWED_TARGETS: ${(error as Error).message}`]);
   }
   const embedded = e.DATABASE_URL === undefined;
   if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
@@ -174,5 +184,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     otelServiceName: e.OTEL_SERVICE_NAME,
+    webhookAllowedTargets,
   };
 }

@@ -8,6 +8,7 @@ import { createLoaders, type Loaders } from './loaders.ts';
 import type { ServiceMetrics } from './observability/index.ts';
 import type { StripeSettings } from './stripe/client.ts';
 import type { ConsumptionQueue } from './usage/consumption-queue.ts';
+import type { WebhookTargetPolicy } from './webhooks/target-policy.ts';
 
 /** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
 export type RequestSettings = {
@@ -20,6 +21,8 @@ export type RequestSettings = {
   billingSchedule?: string;
   /** Stripe credentials for admin operations that call Stripe (reconciliation). */
   stripe?: StripeSettings;
+  /** Where webhook endpoints may point (unset: public addresses only, http allowed). */
+  webhookTargets?: WebhookTargetPolicy;
 };
 
 export type Clock = () => Date;

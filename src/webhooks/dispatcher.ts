@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
+import { classifyError, DeliveryError, postWebhook } from './post-webhook.ts';
 import { claimDueDeliveries, type DueDelivery, recordAttempt } from './repository.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
+import type { WebhookTargetPolicy } from './target-policy.ts';
 
 export const MAX_ATTEMPTS = 8;
 
@@ -19,7 +21,8 @@ export type WebhookDispatcher = {
 
 /**
  * Delivers queued webhook events: claims due rows of the outbox table (safe with several
- * instances), POSTs each signed payload, and records the outcome in the delivery log. A 2xx
+ * instances), POSTs each signed payload (only to addresses the policy allows, after resolving the
+ * host), and records the outcome and its failure class in the delivery log. A 2xx
  * answer is delivered; anything else (or no answer within the timeout) is retried with
  * exponential backoff, and given up (FAILED) after MAX_ATTEMPTS. It runs when events are queued
  * (`kick`), when a retry it scheduled falls due, and on a slow sweep (`pollMs`) for rows another
@@ -32,6 +35,8 @@ export function startWebhookDispatcher(deps: {
   pollMs?: number;
   backoffBaseMs?: number;
   timeoutMs?: number;
+  /** Where deliveries may go: checked again at every attempt, after DNS. */
+  policy: WebhookTargetPolicy;
 }): WebhookDispatcher {
   const pollMs = deps.pollMs ?? 30_000;
   const base = deps.backoffBaseMs ?? 1_000;
@@ -66,10 +71,9 @@ export function startWebhookDispatcher(deps: {
     const body = JSON.stringify(d.payload);
     const now = deps.clock();
     let statusCode: number | null = null;
-    let error: string | null = null;
+    let failure: DeliveryError | null = null;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
+      statusCode = await postWebhook(d.url, {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Meterline-Webhooks/1',
@@ -78,17 +82,16 @@ export function startWebhookDispatcher(deps: {
           [SIGNATURE_HEADER]: signPayload(d.secret, body, now),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
+        policy: deps.policy,
       });
-      statusCode = res.status;
-      await res.body?.cancel();
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      if (statusCode < 200 || statusCode >= 300)
+        failure = new DeliveryError('HTTP_STATUS', `HTTP ${statusCode}`);
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
+      failure = classifyError(e, timeoutMs);
     }
     const attempts = d.attempts + 1;
-    const delivered = error === null;
+    const delivered = failure === null;
     const status = delivered ? 'DELIVERED' : attempts >= MAX_ATTEMPTS ? 'FAILED' : 'PENDING';
     const nextAttemptAt = new Date(now.getTime() + (delivered ? 0 : backoffMs(attempts, base)));
     await recordAttempt(deps.db, {
@@ -98,7 +101,8 @@ export function startWebhookDispatcher(deps: {
       attempts,
       nextAttemptAt,
       statusCode,
-      error,
+      error: failure?.message ?? null,
+      failure: failure?.failure ?? null,
       deliveredAt: delivered ? now : null,
     });
     if (status === 'PENDING') retryAfter(nextAttemptAt);

@@ -3,16 +3,32 @@ import type { Context } from '../context.ts';
 import { badInput, forbidden } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { unwrap } from '../result.ts';
-import { createWebhookEndpoint } from './create-webhook-endpoint.ts';
+import { createWebhookEndpoint, MAX_ENDPOINTS_PER_ORG } from './create-webhook-endpoint.ts';
 import {
   deliveriesOfEndpoint,
   endpointsOfOrg,
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
 } from './repository.ts';
+import { NO_ALLOWED_TARGETS, resolveWithDns, type WebhookTargetPolicy } from './target-policy.ts';
 
 const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   values: ['PENDING', 'DELIVERED', 'FAILED'] as const,
+});
+
+const DeliveryFailureEnum = builder.enumType('WebhookDeliveryFailure', {
+  description: 'Why the last attempt failed (the delivery log never shows raw network errors).',
+  values: {
+    TIMEOUT: { description: 'No answer within the timeout.' },
+    REFUSED: { description: 'The connection was refused.' },
+    TLS: { description: 'The TLS handshake failed (certificate or protocol).' },
+    DNS: { description: 'The host name did not resolve.' },
+    BLOCKED_ADDRESS: {
+      description: 'The endpoint resolves to a private or internal address webhooks may not reach.',
+    },
+    HTTP_STATUS: { description: 'The receiver answered a status other than 2xx (see lastStatusCode).' },
+    NETWORK: { description: 'The connection failed otherwise (reset, unreachable).' },
+  } as const,
 });
 
 const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDelivery').implement({
@@ -25,6 +41,7 @@ const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDeliver
     attempts: t.exposeInt('attempts'),
     lastStatusCode: t.int({ nullable: true, resolve: (d) => d.lastStatusCode }),
     lastError: t.string({ nullable: true, resolve: (d) => d.lastError }),
+    lastFailure: t.field({ type: DeliveryFailureEnum, nullable: true, resolve: (d) => d.lastFailure }),
     payload: t.field({ type: 'JSON', resolve: (d) => d.payload }),
     createdAt: t.field({ type: 'DateTime', resolve: (d) => d.createdAt }),
     nextAttemptAt: t.field({
@@ -72,6 +89,12 @@ builder.objectFields(OrgRef, (t) => ({
   }),
 }));
 
+const DEFAULT_TARGET_POLICY: WebhookTargetPolicy = {
+  allowed: NO_ALLOWED_TARGETS,
+  requireHttps: false,
+  resolveHost: resolveWithDns,
+};
+
 const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
@@ -82,6 +105,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
 
 builder.mutationFields((t) => ({
   createWebhookEndpoint: t.field({
+    description: `Registers an endpoint for the org's events (OWNER / ADMIN). The URL must reach a public address (https:// in production) unless the deployment allows the host in WEBHOOK_ALLOWED_TARGETS; at most ${MAX_ENDPOINTS_PER_ORG} endpoints an org.`,
     type: builder.simpleObject('CreateWebhookEndpointPayload', {
       fields: (f) => ({
         endpoint: f.field({ type: WebhookEndpointRef }),
@@ -99,6 +123,7 @@ builder.mutationFields((t) => ({
           orgId: org.id,
           url: input.url,
           events: input.events ?? ['usage.alert'],
+          policy: ctx.settings.webhookTargets ?? DEFAULT_TARGET_POLICY,
         }),
       );
     },

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
+import type { DeliveryFailure } from './post-webhook.ts';
 import { webhookDeliveries, webhookEndpoints } from './tables.ts';
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -12,6 +13,14 @@ export async function insertEndpoint(
 ): Promise<WebhookEndpointRow> {
   const [row] = await db.insert(webhookEndpoints).values(params).returning();
   return row!;
+}
+
+export async function countEndpointsOfOrg(db: Db, orgId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.orgId, orgId));
+  return Number(row!.n);
 }
 
 export function endpointsOfOrg(db: Db, orgId: string): Promise<WebhookEndpointRow[]> {
@@ -103,6 +112,7 @@ export async function recordAttempt(
     nextAttemptAt: Date;
     statusCode: number | null;
     error: string | null;
+    failure: DeliveryFailure | null;
     deliveredAt: Date | null;
   },
 ): Promise<void> {
@@ -114,6 +124,7 @@ export async function recordAttempt(
       nextAttemptAt: params.nextAttemptAt,
       lastStatusCode: params.statusCode,
       lastError: params.error,
+      lastFailure: params.failure,
       deliveredAt: params.deliveredAt,
     })
     .where(and(eq(webhookDeliveries.id, params.id), eq(webhookDeliveries.orgId, params.orgId)));

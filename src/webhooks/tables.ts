@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, unique, uuid } from 'drizzle-orm/pg-core';
 import { instant } from '../db/columns.ts';
 import { orgs } from '../orgs/tables.ts';
+import type { DeliveryFailure } from './post-webhook.ts';
 
 /** An org's outbound webhook endpoint: where its events (e.g. usage.alert) are POSTed, signed. */
 export const webhookEndpoints = pgTable(
@@ -44,6 +45,8 @@ export const webhookDeliveries = pgTable(
     nextAttemptAt: instant('next_attempt_at').notNull().defaultNow(),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
+    /** The last failed attempt's class (see post-webhook.ts); lastError is its fixed message. */
+    lastFailure: text('last_failure').$type<DeliveryFailure>(),
     createdAt: instant('created_at').notNull().defaultNow(),
     deliveredAt: instant('delivered_at'),
   },

@@ -5,6 +5,7 @@ import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase, openMemoryDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { ResolveHost } from '../../src/webhooks/target-policy.ts';
 import { createScratchDatabase, type TestDatabaseKind } from './databases.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -42,6 +43,8 @@ export type TestServerOptions = {
   env?: Record<string, string>;
   /** The server's logger (default: pino at TEST_LOG_LEVEL, silent unless set). */
   log?: Logger;
+  /** Answers the server's DNS look-ups of webhook hosts (default: the system's DNS). */
+  resolveHost?: ResolveHost;
 };
 
 /**
@@ -74,6 +77,7 @@ export async function startTestServer(
     log: options.log ?? createLogger(config.logLevel),
     database,
     clock: () => (now ? new Date(now) : new Date()),
+    resolveHost: options.resolveHost,
   });
   await new Promise<void>((resolve) => meterline.app.server.listen(0, '127.0.0.1', resolve));
   const { port } = meterline.app.server.address() as AddressInfo;
