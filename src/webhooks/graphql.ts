@@ -1,10 +1,11 @@
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
-import { badInput, forbidden } from '../errors.ts';
+import { badInput, forbidden, notFound } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { unwrap } from '../result.ts';
 import { createWebhookEndpoint, MAX_ENDPOINTS_PER_ORG } from './create-webhook-endpoint.ts';
 import {
+  deleteEndpoint,
   deliveriesOfEndpoint,
   endpointsOfOrg,
   type WebhookDeliveryRow,
@@ -126,6 +127,34 @@ builder.mutationFields((t) => ({
           policy: ctx.settings.webhookTargets ?? DEFAULT_TARGET_POLICY,
         }),
       );
+    },
+  }),
+}));
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const DeleteWebhookEndpointInput = builder.inputType('DeleteWebhookEndpointInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    endpointId: t.id({ required: true }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  deleteWebhookEndpoint: t.field({
+    description: 'Removes an endpoint and its delivery log (OWNER / ADMIN): nothing more is sent to it.',
+    type: builder.simpleObject('DeleteWebhookEndpointPayload', {
+      fields: (f) => ({ deletedEndpointId: f.id() }),
+    }),
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: DeleteWebhookEndpointInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const org = await requireOrgAdmin(ctx, String(input.orgId));
+      const id = String(input.endpointId);
+      if (!UUID.test(id) || !(await deleteEndpoint(ctx.db, { orgId: org.id, id }))) {
+        throw notFound('Webhook endpoint');
+      }
+      return { deletedEndpointId: id };
     },
   }),
 }));

@@ -23,6 +23,15 @@ export async function countEndpointsOfOrg(db: Db, orgId: string): Promise<number
   return Number(row!.n);
 }
 
+/** Removes an org's endpoint and, with it, its delivery log; false when the org has no such endpoint. */
+export async function deleteEndpoint(db: Db, params: { orgId: string; id: string }): Promise<boolean> {
+  const rows = await db
+    .delete(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.orgId, params.orgId), eq(webhookEndpoints.id, params.id)))
+    .returning({ id: webhookEndpoints.id });
+  return rows.length > 0;
+}
+
 export function endpointsOfOrg(db: Db, orgId: string): Promise<WebhookEndpointRow[]> {
   return db
     .select()

@@ -423,6 +423,16 @@ const rows: Row[] = [
     expect: orgAdminMutation,
   },
   {
+    field: 'Mutation.deleteWebhookEndpoint',
+    op: {
+      query:
+        'mutation ($input: DeleteWebhookEndpointInput!) { deleteWebhookEndpoint(input: $input) { deletedEndpointId } }',
+      variables: async (c) => ({ input: { orgId: c.org.id, endpointId: await victimEndpoint(c) } }),
+    },
+    targets: ['A', 'B'],
+    expect: orgAdminMutation,
+  },
+  {
     field: 'Mutation.recordUsage',
     op: {
       query:
@@ -582,6 +592,33 @@ function defaultOutcome(res: GraphQLResponse, path: string[]): Outcome {
   let value: unknown = res.data;
   for (const key of path) value = (value as Record<string, unknown> | null | undefined)?.[key];
   return value === null || value === undefined ? 'null' : 'ok';
+}
+
+/**
+ * A fresh endpoint of the org to delete. The org's other endpoints are removed first: every
+ * principal refused leaves its victim behind, and an org holds at most 10.
+ */
+async function victimEndpoint(c: Ctx): Promise<string> {
+  const admin = await c.server.adminToken();
+  const listed = await c.server.gql<{ org: { webhookEndpoints: { id: string }[] } }>(
+    'query ($id: ID!) { org(id: $id) { webhookEndpoints { id } } }',
+    { id: c.org.id },
+    admin,
+  );
+  for (const { id } of listed.data!.org.webhookEndpoints) {
+    await c.server.gql(
+      'mutation ($input: DeleteWebhookEndpointInput!) { deleteWebhookEndpoint(input: $input) { deletedEndpointId } }',
+      { input: { orgId: c.org.id, endpointId: id } },
+      admin,
+    );
+  }
+  const res = await c.server.gql<{ createWebhookEndpoint: { endpoint: { id: string } } }>(
+    'mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }',
+    { input: { orgId: c.org.id, url: 'https://93.184.216.34/victim' } },
+    admin,
+  );
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data!.createWebhookEndpoint.endpoint.id;
 }
 
 const planIds = new Map<string, string>();

@@ -176,7 +176,7 @@ describe.each(testDatabases())('webhook targets on %s', (kind) => {
     }
   });
 
-  it('keeps an org to 10 endpoints, also when they are created at once', async () => {
+  it('keeps an org to 10 endpoints, also when they are created at once, until one is removed', async () => {
     const org = await createTestOrg(server, 'pro');
     const results = await Promise.all(
       Array.from({ length: 13 }, (_, i) =>
@@ -191,6 +191,32 @@ describe.each(testDatabases())('webhook targets on %s', (kind) => {
     const refused = results.filter((r) => r.errors !== undefined);
     expect(refused.map(codeOf)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT']);
     expect(refused[0]!.errors![0]!.message).toMatch(/at most 10 webhook endpoints/);
+    expect(await endpointsOf(org)).toHaveLength(10);
+
+    // Removing one makes room; another org's admin cannot remove it.
+    const DELETE = `mutation ($input: DeleteWebhookEndpointInput!) {
+      deleteWebhookEndpoint(input: $input) { deletedEndpointId } }`;
+    const created = results.find((r) => r.errors === undefined)!.data as {
+      createWebhookEndpoint: { endpoint: { id: string } };
+    };
+    const first = created.createWebhookEndpoint.endpoint.id;
+    const other = await createTestOrg(server, 'pro');
+    const input = { orgId: org.id, endpointId: first };
+    expect(codeOf(await server.gql(DELETE, { input }, other.ownerToken))).toBe('NOT_FOUND');
+    expect(
+      codeOf(await server.gql(DELETE, { input: { orgId: other.id, endpointId: first } }, other.ownerToken)),
+    ).toBe('NOT_FOUND');
+    expect(
+      codeOf(await server.gql(DELETE, { input: { ...input, endpointId: 'nope' } }, org.ownerToken)),
+    ).toBe('NOT_FOUND');
+    const deleted = await server.gql(DELETE, { input }, org.ownerToken);
+    expect(deleted.data).toEqual({ deleteWebhookEndpoint: { deletedEndpointId: first } });
+    const again = await server.gql(
+      CREATE,
+      { input: { orgId: org.id, url: 'https://public.test/again' } },
+      org.ownerToken,
+    );
+    expect(again.errors).toBeUndefined();
     expect(await endpointsOf(org)).toHaveLength(10);
   });
 });
