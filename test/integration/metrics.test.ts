@@ -32,7 +32,8 @@ async function scrapeUntil(
 describe.each(testDatabases())('/metrics on %s', (kind) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(kind);
+    // The failing webhook receiver listens on 127.0.0.1.
+    server = await startTestServer(kind, { env: { WEBHOOK_ALLOWED_TARGETS: '127.0.0.1' } });
   });
   afterAll(() => server?.close());
 
