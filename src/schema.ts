@@ -18,6 +18,7 @@ import './live/graphql.ts';
 import './admin/overview-graphql.ts';
 import './admin/orgs-connection-graphql.ts';
 import './analytics/graphql.ts';
+import './analytics/usage-totals-graphql.ts';
 import './alerts/graphql.ts';
 import './webhooks/graphql.ts';
 
