@@ -24,6 +24,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/** What a page tried to load from anywhere but the server under test (refused): should stay empty. */
+export const requestsOffHost = new WeakMap<Page, string[]>();
+
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -43,7 +46,18 @@ export async function openDashboard(
     locale: 'en-US',
     timezoneId: 'UTC',
   });
+  // Offline, as on a machine without internet: a request anywhere but this server is refused and noted.
+  const offHost: string[] = [];
+  const origin = new URL(url).origin;
+  await context.route(
+    (u) => u.origin !== origin,
+    (route) => {
+      offHost.push(route.request().url());
+      return route.abort();
+    },
+  );
   const page = await context.newPage();
+  requestsOffHost.set(page, offHost);
   if (remembered) {
     await page.addInitScript(
       ([token, orgId]) => {

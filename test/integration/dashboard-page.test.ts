@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, openDashboard, screenshot } from '../helpers/dashboard-browser.ts';
+import {
+  hasChromium,
+  launchChromium,
+  openDashboard,
+  requestsOffHost,
+  screenshot,
+} from '../helpers/dashboard-browser.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { createTestOrg, createTestPlan, type TestOrg } from '../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -113,6 +119,7 @@ describe.skipIf(!hasChromium).each(testDatabases())('the /dashboard page as a pr
     await use(org, { playbook_runs: 30 });
     await page.locator('#overage-total').filter({ hasText: '$12.53' }).waitFor({ timeout: 5_000 });
     expect(await fillRatio(page, 'playbook_runs')).toBeCloseTo(1, 2);
+    expect(requestsOffHost.get(page)).toEqual([]);
     expect(await text(page, '[data-metric="playbook_runs"] .overage')).toBe('Overage 5 runs · $5.00');
     await page.context().close();
   });
