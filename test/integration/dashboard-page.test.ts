@@ -124,7 +124,7 @@ describe.skipIf(!hasChromium).each(testDatabases())('the /dashboard page as a pr
     await page.context().close();
   });
 
-  it('shows a currency without decimals, and a hard limit with the included amount marked', async () => {
+  it('shows a currency without decimals, a hard limit with the included amount marked, budget alerts', async () => {
     const code = await createTestPlan(server, {
       name: 'Yen metered',
       currency: 'JPY',
@@ -139,6 +139,12 @@ describe.skipIf(!hasChromium).each(testDatabases())('the /dashboard page as a pr
       ],
     });
     const org = await createTestOrg(server, code);
+    const cap = await server.gql(
+      `mutation ($input: SetBudgetCapInput!) { setBudgetCap(input: $input) { org { id } } }`,
+      { input: { orgId: org.id, maxOverage: '300', action: 'ALERT' } },
+      await server.adminToken(),
+    );
+    expect(cap.errors).toBeUndefined();
     await use(org, { api_calls: 1501 });
     const page = await openDashboard(browser, server.url, { token: org.ownerToken, orgId: org.id });
     // 501 x ¥0.5 = ¥250.5, shown as the yen has no minor unit: ¥251.
@@ -156,6 +162,14 @@ describe.skipIf(!hasChromium).each(testDatabases())('the /dashboard page as a pr
     expect(await text(page, '[data-metric="api_calls"] .hard-limit')).toBe(
       'Hard limit 2,000 reached: more usage is refused',
     );
+    // Budget alerts in the plan's currency: ¥251 of a ¥300 cap passed 80 %; ¥500 passed 90 and 100 %.
+    const budget = page.locator('#alert-list li', { hasText: 'Overage budget' });
+    await budget.nth(2).waitFor({ timeout: 5_000 });
+    expect((await budget.allInnerTexts()).map((l) => l.replace(/^.*?\) /, ''))).toEqual([
+      'Overage budget passed 100 % of the ¥300 cap · overage ¥500 when it fired',
+      'Overage budget passed 90 % of the ¥300 cap · overage ¥500 when it fired',
+      'Overage budget passed 80 % of the ¥300 cap · overage ¥251 when it fired',
+    ]);
     await screenshot(page, `${kind}-jpy-hard-limit`);
     await page.context().close();
   });
