@@ -1,9 +1,10 @@
 /**
  * An in-process fake of the Stripe API, enough for Meterline: customers and invoice items, with
  * idempotency keys as Stripe documents them (same key and same parameters: the first answer
- * again; same key with other parameters: an idempotency_error), and failures on demand (5xx,
- * hanging requests past the client's timeout, slow answers). Tests point the official SDK at it,
- * so nothing reaches the internet; every request it receives is recorded.
+ * again; same key with other parameters: an idempotency_error), Stripe's documented rules on
+ * amounts (see `amountProblem`), and failures on demand (5xx, hanging requests past the client's
+ * timeout, slow answers). Tests point the official SDK at it, so nothing reaches the internet;
+ * every request it receives is recorded.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -78,6 +79,30 @@ export const FAKE_STRIPE_KEY = 'sk_test_fake_meterline';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 
+// Stripe's documented currency rules, written out here on their own (not taken from Meterline's
+// code, so the fake checks Meterline against them): ISK and UGX are sent in hundredths but
+// charged only in whole units; three-decimal currencies are sent in thousandths with a last
+// digit of 0. (Zero-decimal currencies, MGA among them, take whole units: any integer.)
+const WHOLE_UNITS_IN_HUNDREDTHS = new Set(['isk', 'ugx']);
+const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+
+/** What Stripe answers about an invoice item's amount in a currency, or null when it takes it. */
+function amountProblem(amount: number, currency: string): { code: string; message: string } | null {
+  if (WHOLE_UNITS_IN_HUNDREDTHS.has(currency) && amount % 100 !== 0) {
+    return {
+      code: 'invalid_charge_amount_no_decimal_compatible',
+      message: `Invalid amount. Currency ${currency.toUpperCase()} has become effectively zero-decimal and charged amounts must be evenly divisible by 100.`,
+    };
+  }
+  if (THREE_DECIMAL.has(currency) && amount % 10 !== 0) {
+    return {
+      code: 'invalid_charge_amount',
+      message: `Invalid amount. ${currency.toUpperCase()} amounts must have 0 as their least-significant digit: round to the nearest ten.`,
+    };
+  }
+  return null;
+}
+
 /** Parses Stripe's form encoding (`metadata[org_id]=x&period[start]=1`) into nested objects. */
 function parseForm(body: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -111,9 +136,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
     res.end(JSON.stringify(body));
   };
-  const error = (status: number, type: string, message: string) => ({
+  const error = (status: number, type: string, message: string, code?: string) => ({
     status,
-    body: { error: { type, message } },
+    body: { error: { type, message, ...(code ? { code } : {}) } },
   });
 
   function handle(method: string, path: string, query: URLSearchParams, params: Record<string, unknown>) {
@@ -136,6 +161,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const amount = Number(params.amount);
       if (!Number.isSafeInteger(amount))
         return error(400, 'invalid_request_error', 'Invalid integer: amount');
+      const problem = amountProblem(amount, String(params.currency));
+      if (problem) return error(400, 'invalid_request_error', problem.message, problem.code);
       const period = params.period as { start?: string; end?: string } | undefined;
       const item: FakeInvoiceItem = {
         id: id('ii'),
