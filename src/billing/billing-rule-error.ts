@@ -11,7 +11,8 @@ export type BillingRuleCode =
   | 'INVALID_QUANTITY'
   | 'INVALID_ANCHOR'
   | 'INVALID_TIME_ZONE'
-  | 'INVALID_INSTANT';
+  | 'INVALID_INSTANT'
+  | 'NOT_CHARGEABLE';
 
 /** Thrown by the pure billing core for input that breaks a billing rule; the message says how to fix it. */
 export class BillingRuleError extends Error {

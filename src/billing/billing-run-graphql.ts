@@ -5,6 +5,7 @@ import { badInput } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
+import { isBillingRuleError } from './billing-rule-error.ts';
 import { closeBillingPeriods } from './close-period.ts';
 import { OverageSummaryRef } from './graphql.ts';
 import {
@@ -14,7 +15,7 @@ import {
   invoiceItemsOfPeriod,
   invoiceItemsPage,
 } from './invoice-items.ts';
-import { Dec } from './money.ts';
+import { Dec, minorToStripeAmount } from './money.ts';
 import { MoneyRef } from './money-graphql.ts';
 import { recalculateAllOverages } from './recalculate-all.ts';
 
@@ -33,6 +34,20 @@ export const InvoiceItemRef = builder.objectRef<InvoiceItemRow>('InvoiceItem').i
     amount: t.field({
       type: MoneyRef,
       resolve: (i) => ({ amount: new Dec(i.amount), currency: i.currency }),
+    }),
+    stripeAmount: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description:
+        "The `amount` sent to Stripe: `amount.amountMinor` in Stripe's unit for the currency (x100 for ISK and UGX, /100 for MGA, the same otherwise); null for an item whose amount Stripe cannot charge.",
+      resolve: (i) => {
+        try {
+          return minorToStripeAmount(i.amountMinor, i.currency);
+        } catch (error) {
+          if (isBillingRuleError(error)) return null;
+          throw error;
+        }
+      },
     }),
     idempotencyKey: t.exposeString('idempotencyKey'),
     status: t.field({ type: InvoiceItemStatusEnum, resolve: (i) => i.status }),

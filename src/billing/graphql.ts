@@ -32,7 +32,8 @@ const OverageLineRef = builder.objectRef<OverageLineView>('OverageLine').impleme
     }),
     cost: t.field({
       type: MoneyRef,
-      description: 'amount exact; amountMinor rounded once, half-up.',
+      description:
+        'amount exact; rounded (and amountMinor) rounded once, half-up, to what the currency can be charged in: the amount invoiced.',
       resolve: (l) => ({ amount: l.cost, currency: l.currency }),
     }),
   }),

@@ -42,7 +42,11 @@ export const invoiceItems = pgTable(
     periodEnd: instant('period_end').notNull(),
     idempotencyKey: text('idempotency_key').notNull().unique(),
     description: text('description').notNull(),
-    /** Exact amount of the line (unrounded), and the same rounded once to minor units. */
+    /**
+     * Exact amount of the line (unrounded), and the same rounded once (money.ts `roundToMinor`, to
+     * what the currency can be charged in) in ISO 4217 minor units; the outbox sends it in Stripe's
+     * unit (money.ts `minorToStripeAmount`).
+     */
     amount: decimalAmount('amount').notNull(),
     amountMinor: quantity('amount_minor').notNull(),
     currency: text('currency').notNull(),

@@ -1,13 +1,27 @@
 import { builder } from '../builder.ts';
-import { type Money, toMinorUnits } from './money.ts';
+import { type Money, roundToMinor, toMinorUnits } from './money.ts';
 
-/** Money: `amount` exact (unrounded); `amountMinor` rounded once, half-up, to the minor unit. */
+/**
+ * Money: `amount` exact (unrounded); `rounded` and `amountMinor` are it rounded once, half-up, to
+ * what the currency can be charged in (money.ts `roundToMinor`), `amountMinor` counted in the ISO
+ * 4217 minor unit (so a multiple of 10 for KWD, of 100 for MGA).
+ */
 export const MoneyRef = builder.objectRef<Money>('Money').implement({
   description:
-    'An amount of money. `amount` is exact; `amountMinor` is it rounded half-up to the minor unit.',
+    'An amount of money. `amount` is exact; `rounded` is it rounded once, half-up, to what the currency can be charged in (the cent for USD; whole units of JPY, MGA, ISK and UGX; hundredths of KWD, BHD, JOD, OMR and TND), the amount an invoice shows and Stripe charges; `amountMinor` is `rounded` in the ISO 4217 minor unit.',
   fields: (t) => ({
     amount: t.field({ type: 'Decimal', resolve: (m) => m.amount }),
     currency: t.exposeString('currency'),
-    amountMinor: t.field({ type: 'SafeInt', resolve: (m) => toMinorUnits(m.amount, m.currency) }),
+    amountMinor: t.field({
+      type: 'SafeInt',
+      description:
+        '`rounded` in the ISO 4217 minor unit of the currency (cents for USD, 1 ISK is 1, 1 MGA is 100, 1 KWD is 1000).',
+      resolve: (m) => toMinorUnits(m.amount, m.currency),
+    }),
+    rounded: t.field({
+      type: 'Decimal',
+      description: '`amount` rounded once, half-up, to what the currency can be charged in.',
+      resolve: (m) => roundToMinor(m.amount, m.currency),
+    }),
   }),
 });

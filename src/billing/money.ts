@@ -1,9 +1,18 @@
 /**
  * Exact money. Amounts are decimals in major currency units (dollars, not cents) held in `Dec`,
- * never JS numbers. The one rounding policy of Meterline lives here: `roundToMinor`.
+ * never JS numbers. The one rounding policy of Meterline lives here: `roundToMinor`, to what the
+ * currency can be charged in (currencies.ts). Three integer units appear around it:
+ * - minor units (`toMinorUnits`, every `amountMinor`): the ISO 4217 minor unit, cents for USD;
+ * - Stripe's unit (`toStripeAmount`, the `amount` sent to Stripe): see currencies.ts; it differs
+ *   from the ISO minor unit for MGA (whole ariary), ISK and UGX (hundredths of the whole units
+ *   they are charged in);
+ * - major units (`Amount`): everything else.
  */
 import { Decimal } from 'decimal.js';
 import { BillingRuleError } from './billing-rule-error.ts';
+import { chargeDecimals, currencyExponent, normalizeCurrency, stripeExponent } from './currencies.ts';
+
+export { chargeDecimals, currencyExponent, normalizeCurrency, stripeExponent } from './currencies.ts';
 
 /**
  * The one decimal type of the billing core.
@@ -69,76 +78,65 @@ export function decOf(n: bigint): Amount {
   return new Dec(n.toString());
 }
 
-// ISO 4217 minor-unit exponents that are not 2. Explicit (not Intl's CLDR data, which differs for a
-// few currencies) so the amounts we bill never change with the ICU version.
-const ZERO_DECIMAL = new Set([
-  'BIF',
-  'CLP',
-  'DJF',
-  'GNF',
-  'ISK',
-  'JPY',
-  'KMF',
-  'KRW',
-  'PYG',
-  'RWF',
-  'UGX',
-  'UYI',
-  'VND',
-  'VUV',
-  'XAF',
-  'XOF',
-  'XPF',
-]);
-const THREE_DECIMAL = new Set(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND']);
-const FOUR_DECIMAL = new Set(['CLF', 'UYW']);
-
 /**
- * Upper-case ISO 4217 code. Accepts any case ("usd" as Stripe writes it); rejects anything that is
- * not three letters. The code is not checked against a list of live currencies.
- */
-export function normalizeCurrency(currency: string): string {
-  if (typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) {
-    throw new BillingRuleError(
-      'INVALID_CURRENCY',
-      `${JSON.stringify(currency)} is not a currency code; use a three-letter ISO 4217 code such as "USD"`,
-    );
-  }
-  return currency.toUpperCase();
-}
-
-/** Number of decimal places of the currency's minor unit: 2 by default (USD cents), 0 for JPY, 3 for KWD. */
-export function currencyExponent(currency: string): number {
-  const code = normalizeCurrency(currency);
-  if (ZERO_DECIMAL.has(code)) return 0;
-  if (THREE_DECIMAL.has(code)) return 3;
-  if (FOUR_DECIMAL.has(code)) return 4;
-  return 2;
-}
-
-/**
- * THE rounding policy: round half-up (ties away from zero: 0.005 -> 0.01, -0.005 -> -0.01) to the
- * currency's minor unit. Each invoice line is rounded exactly once with this; rounding an already
- * rounded amount returns it unchanged. Never returns negative zero.
+ * THE rounding policy: round half-up (ties away from zero: 0.005 -> 0.01, -0.005 -> -0.01) to what
+ * the currency can be charged in (`chargeDecimals`): the minor unit for most currencies (cents),
+ * but whole units of MGA, ISK and UGX and hundredths of KWD, BHD, JOD, OMR and TND, as Stripe
+ * charges them. Each invoice line is rounded exactly once with this, so the amount shown is the
+ * amount charged; rounding an already rounded amount returns it unchanged. Never returns negative zero.
  */
 export function roundToMinor(amount: Amount, currency: string): Amount {
-  return normalizeZero(new Dec(amount).toDecimalPlaces(currencyExponent(currency), Dec.ROUND_HALF_UP));
+  return normalizeZero(new Dec(amount).toDecimalPlaces(chargeDecimals(currency), Dec.ROUND_HALF_UP));
 }
 
-/** The amount rounded by `roundToMinor`, in minor units (cents for USD), exactly, at any size. */
+/**
+ * The amount rounded by `roundToMinor`, in ISO 4217 minor units (cents for USD, fils for KWD, so a
+ * multiple of 10 there), exactly, at any size.
+ */
 export function toMinorUnits(amount: Amount, currency: string): bigint {
   const exponent = currencyExponent(currency);
-  // String scaling instead of `times(10^exponent)`, so no step can lose digits.
+  // String scaling instead of `times(10^exponent)`, so no step can lose digits. The rounded amount
+  // never has more decimals than the ISO exponent (chargeDecimals <= currencyExponent).
   return BigInt(roundToMinor(amount, currency).toFixed(exponent).replace('.', ''));
 }
 
-/** Minor units (e.g. cents from Stripe) back to an exact amount in major units. */
+/** ISO 4217 minor units back to an exact amount in major units. */
 export function fromMinorUnits(minor: bigint, currency: string): Amount {
   return normalizeZero(decOf(minor).dividedBy(new Dec(10).toPower(currencyExponent(currency))));
 }
 
 /**
- * Display string: the amount rounded by `roundToMinor`, e.g. "$25.00", "¥1,235", "KWD 1.235".
+ * ISO minor units (an `amountMinor` as stored) to Stripe's unit for the currency: x100 for ISK and
+ * UGX, /100 for MGA, unchanged otherwise. Refuses an amount that is not chargeable (a KWD amount
+ * with a last digit, fractional ariary) instead of rounding it: what is sent must be what was shown.
+ */
+export function minorToStripeAmount(minor: bigint, currency: string): bigint {
+  const code = normalizeCurrency(currency);
+  const iso = currencyExponent(code);
+  const step = 10n ** BigInt(iso - chargeDecimals(code));
+  if (minor % step !== 0n) {
+    throw new BillingRuleError(
+      'NOT_CHARGEABLE',
+      `${formatAmount(fromMinorUnits(minor, code))} ${code} cannot be charged: ${code} is charged in whole multiples of ${formatAmount(fromMinorUnits(step, code))}`,
+    );
+  }
+  const stripe = stripeExponent(code);
+  return stripe >= iso ? minor * 10n ** BigInt(stripe - iso) : minor / 10n ** BigInt(iso - stripe);
+}
+
+/** The amount rounded by `roundToMinor`, in Stripe's unit (the `amount` its API takes), exactly. */
+export function toStripeAmount(amount: Amount, currency: string): bigint {
+  return minorToStripeAmount(toMinorUnits(amount, currency), currency);
+}
+
+/** A Stripe `amount` back to an exact amount in major units. */
+export function fromStripeAmount(stripeAmount: bigint, currency: string): Amount {
+  return normalizeZero(decOf(stripeAmount).dividedBy(new Dec(10).toPower(stripeExponent(currency))));
+}
+
+/**
+ * Display string: the amount rounded by `roundToMinor`, with the ISO minor unit's digits, e.g.
+ * "$25.00", "¥1,235", "KWD 1.240", "MGA 12.00".
  * Intl gets a decimal string (formatted exactly by Node 24's ICU), never a float.
  */
 export function formatMoney(amount: Amount, currency: string, locale = 'en-US'): string {

@@ -1,8 +1,8 @@
 /**
  * Overage of one metric in one billing period, and the period's overage total.
  * overageUnits = max(0, used - threshold), threshold = softLimit ?? included.
- * Costs are exact in major units; each line is rounded once (money.ts `roundToMinor`) and the total
- * is the sum of the rounded lines.
+ * Costs are exact in major units; each line is rounded once (money.ts `roundToMinor`, to what the
+ * currency can be charged in) and the total is the sum of the rounded lines.
  */
 import { BillingRuleError } from './billing-rule-error.ts';
 import type { Entitlement } from './entitlements.ts';
@@ -47,7 +47,7 @@ export type OverageLine = {
   cost: Amount;
   /** `cost` rounded once by `roundToMinor`. */
   costRounded: Amount;
-  /** `costRounded` in minor units. */
+  /** `costRounded` in ISO 4217 minor units (Stripe's unit may differ: money.ts `minorToStripeAmount`). */
   costMinor: bigint;
   currency: string;
 };

@@ -10,8 +10,17 @@ const DifferenceRef = builder.simpleObject('ReconciliationDifference', {
     orgId: t.string(),
     idempotencyKey: t.string({ nullable: true }),
     stripeId: t.string({ nullable: true }),
-    expectedMinor: t.field({ type: 'SafeInt', nullable: true }),
-    actualMinor: t.field({ type: 'SafeInt', nullable: true }),
+    expectedMinor: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description:
+        "What Meterline sent, in Stripe's unit for the currency (Stripe's `amount`: 1 ISK is 100, 1 MGA is 1); null when the item's amount is not chargeable.",
+    }),
+    actualMinor: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: "What Stripe holds, in Stripe's unit for the currency (Stripe's `amount`).",
+    }),
     message: t.string(),
   }),
 });

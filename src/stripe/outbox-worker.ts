@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
+import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
+import { minorToStripeAmount } from '../billing/money.ts';
 import type { Clock } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { MAX_SAFE_BIGINT } from '../db/columns.ts';
@@ -23,16 +25,27 @@ export const MAX_ATTEMPTS = 20;
 class UnsendableItem extends Error {}
 
 /**
- * The item's amount as Stripe's API takes it, a JavaScript number of minor units. Only an amount
- * a number holds exactly is sent: rounded, it would bill another amount than the ledger's.
- * (Stripe refuses amounts far below 2^53 anyway; this keeps the conversion exact by construction.)
+ * The item's amount as Stripe's API takes it: its `amountMinor` (ISO 4217 minor units, rounded
+ * once to what the currency can be charged in) in Stripe's unit for the currency (money.ts
+ * `minorToStripeAmount`: 1,235 ISK is sent as 123500, 12 MGA as 12, 1.24 KWD as 1240), as a
+ * JavaScript number. Only an amount a number holds exactly is sent: rounded, it would bill another
+ * amount than the ledger's (Stripe refuses amounts far below 2^53 anyway). An amount that is not
+ * chargeable in its currency (an item written before amounts were rounded to what Stripe charges)
+ * is refused, never re-rounded: what is sent must be what the item shows.
  */
-export function stripeAmountOf(amountMinor: bigint): number {
-  if (amountMinor > MAX_SAFE_BIGINT || amountMinor < -MAX_SAFE_BIGINT)
+export function stripeAmountOf(item: Pick<InvoiceItemRow, 'amountMinor' | 'currency'>): number {
+  let amount: bigint;
+  try {
+    amount = minorToStripeAmount(item.amountMinor, item.currency);
+  } catch (error) {
+    if (isBillingRuleError(error)) throw new UnsendableItem(error.message);
+    throw error;
+  }
+  if (amount > MAX_SAFE_BIGINT || amount < -MAX_SAFE_BIGINT)
     throw new UnsendableItem(
-      `amount of ${amountMinor} minor units is past what Stripe's API carries exactly (2^53-1)`,
+      `amount of ${amount} in Stripe's unit is past what Stripe's API carries exactly (2^53-1)`,
     );
-  return Number(amountMinor);
+  return Number(amount);
 }
 
 /** How long a worker holds claimed items: longer than a send can take (SDK timeout x items). */
@@ -104,7 +117,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
         const created = await stripe.invoiceItems.create(
           {
             customer,
-            amount: stripeAmountOf(item.amountMinor),
+            amount: stripeAmountOf(item),
             currency: item.currency.toLowerCase(),
             description: item.description,
             period: {

@@ -1,11 +1,14 @@
 import { and, eq, gt, lte } from 'drizzle-orm';
 import type Stripe from 'stripe';
+import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
 import { invoiceItems } from '../billing/invoice-items-tables.ts';
+import { minorToStripeAmount } from '../billing/money.ts';
 import type { Db } from '../db/client.ts';
 import { orgs } from '../orgs/tables.ts';
 import { errorMessage } from './client.ts';
 
+/** Amounts are in Stripe's unit for the item's currency (the `amount` its API takes; money.ts). */
 export type ReconciliationDifference = {
   kind: 'MISSING_IN_STRIPE' | 'AMOUNT_MISMATCH' | 'UNKNOWN_IN_STRIPE' | 'STRIPE_ERROR';
   orgId: string;
@@ -15,6 +18,16 @@ export type ReconciliationDifference = {
   actualMinor: bigint | null;
   message: string;
 };
+
+/** What Stripe must hold for an item: its amount in Stripe's unit; null if it is not chargeable. */
+function expectedStripeAmount(item: InvoiceItemRow): bigint | null {
+  try {
+    return minorToStripeAmount(item.amountMinor, item.currency);
+  } catch (error) {
+    if (isBillingRuleError(error)) return null;
+    throw error;
+  }
+}
 
 export type ReconciliationReport = {
   customersChecked: number;
@@ -58,7 +71,7 @@ export async function reconcileStripe(
         orgId: item.orgId,
         idempotencyKey: item.idempotencyKey,
         stripeId: item.stripeId,
-        expectedMinor: item.amountMinor,
+        expectedMinor: expectedStripeAmount(item),
         message: 'the org has no Stripe customer any more',
       });
       continue;
@@ -80,24 +93,28 @@ export async function reconcileStripe(
     const ours = new Set(items.map((i) => i.stripeId));
     for (const item of items) {
       const r = item.stripeId ? remoteById.get(item.stripeId) : undefined;
+      const expected = expectedStripeAmount(item);
       if (!r) {
         diff({
           kind: 'MISSING_IN_STRIPE',
           orgId,
           idempotencyKey: item.idempotencyKey,
           stripeId: item.stripeId,
-          expectedMinor: item.amountMinor,
+          expectedMinor: expected,
           message: `Stripe has no invoice item ${item.stripeId}`,
         });
-      } else if (BigInt(r.amount) !== item.amountMinor) {
+      } else if (expected === null || BigInt(r.amount) !== expected) {
         diff({
           kind: 'AMOUNT_MISMATCH',
           orgId,
           idempotencyKey: item.idempotencyKey,
           stripeId: r.id,
-          expectedMinor: item.amountMinor,
+          expectedMinor: expected,
           actualMinor: BigInt(r.amount),
-          message: `amounts differ (${item.amountMinor} sent, ${r.amount} in Stripe)`,
+          message:
+            expected === null
+              ? `the item's ${item.amountMinor} minor units of ${item.currency} are not an amount Stripe can charge (${r.amount} in Stripe)`
+              : `amounts differ (${expected} expected, ${r.amount} in Stripe, in Stripe's unit for ${item.currency})`,
         });
       }
     }

@@ -9,7 +9,7 @@ const scaled = (mantissa: fc.Arbitrary<bigint>) =>
 
 export const amountArb = scaled(fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }));
 export const priceAmountArb = scaled(fc.bigInt({ min: 0n, max: 10n ** 8n }));
-export const currencyArb = fc.constantFrom('USD', 'EUR', 'JPY', 'KWD', 'CLF');
+export const currencyArb = fc.constantFrom('USD', 'EUR', 'JPY', 'KWD', 'CLF', 'MGA', 'ISK');
 export const unitsArb = fc.oneof(
   fc.bigInt({ min: 0n, max: 10_000n }),
   fc.bigInt({ min: 0n, max: 2n ** 70n }),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BillingRuleError } from '../../../src/billing/billing-rule-error.ts';
 import {
   addMoney,
+  chargeDecimals,
   currencyExponent,
   Dec,
   formatAmount,
@@ -128,10 +129,12 @@ describe('roundToMinor: half-up (ties away from zero), once per line', () => {
     ['JPY', '2.5', '3'],
     ['JPY', '-0.5', '-1'],
     ['JPY', '1234.5', '1235'],
-    ['KWD', '0.0005', '0.001'],
-    ['KWD', '0.00049', '0'],
-    ['KWD', '1.2345', '1.235'],
-    ['KWD', '-0.0005', '-0.001'],
+    // Stripe charges three-decimal currencies to two decimals (the last digit must be 0).
+    ['KWD', '0.005', '0.01'],
+    ['KWD', '0.0049', '0'],
+    ['KWD', '1.2345', '1.23'],
+    ['KWD', '1.235', '1.24'],
+    ['KWD', '-0.005', '-0.01'],
     ['CLF', '0.00005', '0.0001'],
   ])('%s %s -> %s', (currency, amount, expected) => {
     expect(round(amount, currency)).toBe(expected);
@@ -146,7 +149,7 @@ describe('roundToMinor: half-up (ties away from zero), once per line', () => {
       -12345678901234567890123457n,
     );
     expect(toMinorUnits(parseAmount('99999999999999999999.5'), 'JPY')).toBe(100000000000000000000n);
-    expect(toMinorUnits(parseAmount('9007199254740993.0005'), 'KWD')).toBe(9007199254740993001n);
+    expect(toMinorUnits(parseAmount('9007199254740993.005'), 'KWD')).toBe(9007199254740993010n);
   });
 
   it.each([
@@ -154,28 +157,32 @@ describe('roundToMinor: half-up (ties away from zero), once per line', () => {
     ['USD', '0.005', 1n],
     ['USD', '0.0049999', 0n],
     ['JPY', '1234.5', 1235n],
-    ['KWD', '1.2345', 1235n],
+    ['KWD', '1.2345', 1230n],
+    ['KWD', '1.235', 1240n],
+    ['MGA', '12.5', 1300n],
+    ['ISK', '1234.5', 1235n],
     ['USD', '-0.005', -1n],
   ])('toMinorUnits %s %s = %s', (currency, amount, minor) => {
     expect(toMinorUnits(parseAmount(amount), currency)).toBe(minor);
   });
 
-  it('is idempotent, within half a minor unit, symmetric around zero', () => {
+  it('is idempotent, within half a chargeable step, symmetric around zero', () => {
     fc.assert(
       fc.property(amountArb, currencyArb, (a, currency) => {
         const rounded = roundToMinor(a, currency);
-        const half = new Dec(10).toPower(-currencyExponent(currency)).dividedBy(2);
+        const half = new Dec(10).toPower(-chargeDecimals(currency)).dividedBy(2);
         expect(roundToMinor(rounded, currency).equals(rounded)).toBe(true);
-        expect(rounded.decimalPlaces()).toBeLessThanOrEqual(currencyExponent(currency));
+        expect(rounded.decimalPlaces()).toBeLessThanOrEqual(chargeDecimals(currency));
         expect(rounded.minus(a).abs().lessThanOrEqualTo(half)).toBe(true);
         expect(roundToMinor(a.negated(), currency).equals(rounded.negated())).toBe(true);
       }),
     );
   });
 
-  it('minor units round-trip', () => {
+  it('minor units of a chargeable amount round-trip', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), currencyArb, (minor, currency) => {
+      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), currencyArb, (steps, currency) => {
+        const minor = steps * 10n ** BigInt(currencyExponent(currency) - chargeDecimals(currency));
         expect(toMinorUnits(fromMinorUnits(minor, currency), currency)).toBe(minor);
       }),
     );
@@ -190,7 +197,9 @@ describe('formatMoney', () => {
     ['-0.001', 'USD', 'en-US', '$0.00'],
     ['4705', 'USD', 'en-US', '$4,705.00'],
     ['1234.5', 'JPY', 'en-US', '¥1,235'],
-    ['1.2345', 'KWD', 'en-US', 'KWD 1.235'],
+    ['1.2345', 'KWD', 'en-US', 'KWD 1.230'],
+    ['1.235', 'KWD', 'en-US', 'KWD 1.240'],
+    ['12.5', 'MGA', 'en-US', 'MGA 13.00'],
     ['1234.565', 'EUR', 'de-DE', '1.234,57 €'],
     ['90071992547409.925', 'USD', 'en-US', '$90,071,992,547,409.93'],
   ])('%s %s (%s) reads %s', (amount, currency, locale, expected) => {
@@ -205,7 +214,7 @@ describe('sumRoundedLines: the total is the sum of lines each rounded once', () 
     [['0.004', '0.004', '0.004'], 'USD', '0', '0.01'], // differs: three lines under half a cent
     [['0.005', '0.005'], 'USD', '0.02', '0.01'], // differs: two lines at exactly half a cent
     [['0.4', '0.4'], 'JPY', '0', '1'],
-    [['1.0004', '2.0004'], 'KWD', '3', '3.001'],
+    [['1.004', '2.004'], 'KWD', '3', '3.01'],
     [[], 'USD', '0', '0'],
   ])('%j %s -> %s (exact sum rounds to %s)', (lines, currency, total, exactSumRounded) => {
     const amounts = lines.map(parseAmount);
