@@ -2,7 +2,7 @@
  * The description a person reads on the Stripe invoice line, e.g.
  * "Tokens: 250,000 over 500,000 included x $0.0001". Pure.
  */
-import { type Amount, currencyExponent, formatAmount, formatMoney } from './money.ts';
+import { type Amount, currencyExponent, formatAmount } from './money.ts';
 import type { OveragePrice } from './pricing.ts';
 
 const count = (n: bigint) => n.toLocaleString('en-US');
@@ -29,7 +29,7 @@ export function describeOverageLine(params: {
       return `${head} x ${priceText(price.unitPrice, currency)}`;
     case 'PACKAGE': {
       const packages = (units + price.packageSize - 1n) / price.packageSize;
-      return `${head}: ${count(packages)} x ${count(price.packageSize)}-unit package at ${formatMoney(price.packagePrice, currency)}`;
+      return `${head}: ${count(packages)} x ${count(price.packageSize)}-unit package at ${priceText(price.packagePrice, currency)}`;
     }
     case 'GRADUATED':
       return `${head}, graduated price (${price.tiers

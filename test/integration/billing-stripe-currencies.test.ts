@@ -191,4 +191,26 @@ describe.each(testDatabases())('amounts Stripe can charge, per currency, on %s',
       });
     }
   });
+
+  it('prints a PACKAGE price exactly in the description, as the other models', async () => {
+    const plan = await createTestPlan(server, {
+      name: 'Half-cent packages',
+      entitlements: [
+        {
+          metric: 'tokens',
+          included: 0,
+          overage: { model: 'PACKAGE', packageSize: 1000, packagePrice: '0.005' },
+        },
+      ],
+    });
+    const org = await createTestOrg(server, plan);
+    await addUsage(server, org, { tokens: 2500 }, FEB_10);
+    await closePeriod(server, { orgId: org.id });
+    await sendAll();
+    const sent = [...fake.invoiceItems.values()].filter((i) => i.metadata.org_id === rawOrgId(org));
+    // 3 packages x $0.005 = $0.015, charged $0.02; the price is $0.005, not "$0.01".
+    expect(sent.map((i) => [i.amount, i.description])).toEqual([
+      [2, 'Tokens: 2,500 over 0 included: 3 x 1,000-unit package at $0.005'],
+    ]);
+  });
 });
