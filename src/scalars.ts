@@ -1,7 +1,7 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
+import { parseRfc3339, RFC3339 } from '../packages/client/src/rfc3339.ts';
 import { type Amount, Dec, formatAmount, parseAmount } from './billing/money.ts';
 import { builder } from './builder.ts';
-import { parseRfc3339, RFC3339 } from './client/rfc3339.ts';
 import { MAX_SAFE_BIGINT } from './db/columns.ts';
 
 function badValue(message: string): GraphQLError {

@@ -8,7 +8,7 @@ import {
   CheckQuotaDocument,
   RecordUsageDocument,
   VerifyApiKeyDocument,
-} from '../client/operations.generated.ts';
+} from '../../packages/client/src/operations.generated.ts';
 import { badInput } from '../errors.ts';
 
 /**

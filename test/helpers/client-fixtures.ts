@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Fetch, MeterlineClient } from '../../src/client/index.ts';
+import type { Fetch, MeterlineClient } from '../../packages/client/src/index.ts';
 import type { Db } from '../../src/db/client.ts';
 import { rowsOf } from '../../src/db/migrate.ts';
 import { OrgUsageDocument } from '../documents/operations.generated.ts';

@@ -7,7 +7,7 @@ import {
   meterlineNodeMiddleware,
   verificationOf,
   withMeterline,
-} from '../../src/client/index.ts';
+} from '../../packages/client/src/index.ts';
 import { RevokeApiKeyDocument } from '../documents/operations.generated.ts';
 import { createTestKey } from '../helpers/api-keys.ts';
 import { freePort } from '../helpers/child-server.ts';

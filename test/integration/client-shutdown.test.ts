@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/child-server.ts';
 
-const client = new URL('../../src/client/index.ts', import.meta.url).href;
+const client = new URL('../../packages/client/src/index.ts', import.meta.url).href;
 
 /**
  * A host whose last work is awaiting the usage client, with Meterline down and nothing else

@@ -6,7 +6,7 @@ import {
   type UsageClientError,
   type UsageClientOptions,
   uuidv7Time,
-} from '../../src/client/index.ts';
+} from '../../packages/client/src/index.ts';
 import { freePort } from '../helpers/child-server.ts';
 import { eventually, ledgerBySlug, recordingFetch, usedBySlug } from '../helpers/client-fixtures.ts';
 import { testDatabases } from '../helpers/databases.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { RecordUsageDocument } from '../../src/client/operations.generated.ts';
+import { RecordUsageDocument } from '../../packages/client/src/operations.generated.ts';
 import { ARMOR_LIMITS, DEFAULT_MAX_BODY_BYTES } from '../../src/http/hardening.ts';
 import { INVOICE_ITEMS } from '../helpers/billing.ts';
 import { testDatabases } from '../helpers/databases.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelay } from '../../../src/client/backoff.ts';
-import { MeterlineError, parseRetryAfter } from '../../../src/client/errors.ts';
-import { uuidv7, uuidv7Time } from '../../../src/client/ids.ts';
-import { toEventInput } from '../../../src/client/usage-event.ts';
+import { retryDelay } from '../../../packages/client/src/backoff.ts';
+import { MeterlineError, parseRetryAfter } from '../../../packages/client/src/errors.ts';
+import { uuidv7, uuidv7Time } from '../../../packages/client/src/ids.ts';
+import { toEventInput } from '../../../packages/client/src/usage-event.ts';
 
 describe('uuidv7', () => {
   it('is a version 7, variant 10 UUID carrying its millisecond', () => {

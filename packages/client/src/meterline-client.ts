@@ -1,3 +1,4 @@
+import type { DocumentNodeLike, TypedDocument } from './documents.ts';
 import { uuidv7 } from './ids.ts';
 import {
   CheckQuotaDocument,
@@ -9,7 +10,7 @@ import {
   VerifyApiKeyDocument,
   type VerifyApiKeyMutation,
 } from './operations.generated.ts';
-import { type RequestOptions, Transport, type TransportOptions, type TypedDocument } from './transport.ts';
+import { type RequestOptions, Transport, type TransportOptions } from './transport.ts';
 
 export type MeterlineClientOptions = TransportOptions;
 
@@ -45,13 +46,29 @@ export class MeterlineClient {
     this.transport = new Transport(options);
   }
 
-  /** Any operation from codegen's documents. */
+  /**
+   * Any operation: a typed document (codegen's TypedDocumentString or TypedDocumentNode,
+   * Apollo's or urql's `gql` with a type) gives its result type and checks its variables; an
+   * operation's text or an untyped DocumentNode gives `TResult` (default: a plain object).
+   */
   request<TResult, TVariables>(
     document: TypedDocument<TResult, TVariables>,
-    variables: TVariables,
+    // The document alone says what the variables are (else a wrong object widens them).
+    variables: NoInfer<TVariables>,
+    options?: RequestOptions,
+  ): Promise<TResult>;
+  request<TResult = Record<string, unknown>>(
+    // Untyped only: a typed document that misses the overload above must not pass here unchecked.
+    document: string | (DocumentNodeLike & { __apiType?: undefined }),
+    variables?: Record<string, unknown>,
+    options?: RequestOptions,
+  ): Promise<TResult>;
+  request<TResult>(
+    document: TypedDocument<TResult, unknown> | string | DocumentNodeLike,
+    variables?: unknown,
     options?: RequestOptions,
   ): Promise<TResult> {
-    return this.transport.execute(document, variables, options);
+    return this.transport.execute<TResult, unknown>(document, variables, options);
   }
 
   /** One recordUsage call (at most 1,000 events). Bad events come back in `rejected`, not as errors. */

@@ -1,12 +1,9 @@
-import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+import { documentText, type GraphQLDocument, type TypedDocument } from './documents.ts';
 import { MeterlineError, parseRetryAfter, toMeterlineError } from './errors.ts';
 
-export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+export type { GraphQLDocument, TypedDocument } from './documents.ts';
 
-/** A typed document from codegen: the operation text, carrying its result and variables types. */
-export type TypedDocument<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & {
-  toString(): string;
-};
+export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
 export type TransportOptions = {
   /** The GraphQL endpoint, e.g. `http://meterline:4000/graphql`; a bare origin gets `/graphql`. */
@@ -37,7 +34,7 @@ export function endpointUrl(url: string): string {
 /**
  * Sends one GraphQL operation over HTTP POST and returns its `data`, or throws a MeterlineError
  * that says whether a retry may succeed. Nothing else: no retries here (the callers decide), no
- * GraphQL parser (documents arrive printed from codegen).
+ * GraphQL parser (documents arrive as text, or as DocumentNodes that carry theirs).
  */
 export class Transport {
   readonly url: string;
@@ -58,10 +55,12 @@ export class Transport {
   }
 
   async execute<TResult, TVariables>(
-    document: TypedDocument<TResult, TVariables>,
+    document: TypedDocument<TResult, TVariables> | GraphQLDocument,
     variables: TVariables,
     options: RequestOptions = {},
   ): Promise<TResult> {
+    const printed = documentText(document);
+    const query = typeof printed === 'string' ? printed : await printed;
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     let response: Response;
@@ -70,7 +69,7 @@ export class Transport {
       response = await this.#fetch(this.url, {
         method: 'POST',
         headers: this.#headers,
-        body: JSON.stringify({ query: document.toString(), variables }),
+        body: JSON.stringify({ query, variables }),
         signal,
       });
       text = await response.text();

@@ -14,7 +14,9 @@ export type MeterlineErrorKind =
   /** A GraphQL error; `code` holds its `extensions.code`. */
   | 'graphql'
   /** A 2xx whose body is not a GraphQL response. */
-  | 'invalid-response';
+  | 'invalid-response'
+  /** A document the client cannot send (a DocumentNode without its text, and no graphql to print it). */
+  | 'invalid-document';
 
 /** GraphQL error codes worth retrying: the server said "not now", not "never". */
 const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'INTERNAL_SERVER_ERROR']);
@@ -59,6 +61,7 @@ function isRetryable(
     case 'invalid-response':
       return true;
     case 'aborted':
+    case 'invalid-document':
       return false;
     case 'http':
       // 408 and 429 say "later"; 5xx is the server's (or a proxy's) trouble. Any other 4xx would
