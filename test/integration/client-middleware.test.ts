@@ -113,7 +113,11 @@ describe.each(testDatabases())('client helpers and API-key middleware on %s', (k
     expect(await ok.json()).toEqual({ org: org.slug });
     expect(ok.headers.get('x-ratelimit-limit')).toBe('60');
     expect(ok.headers.get('x-ratelimit-remaining')).toBe('59');
-    expect(Number(ok.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
+    const reset = Number(ok.headers.get('x-ratelimit-reset'));
+    expect(reset).toBeGreaterThan(0);
+    // The IETF draft's headers too, as Meterline sends them on its own API-key responses.
+    expect(ok.headers.get('ratelimit-policy')).toBe('"api-key";q=60;w=60');
+    expect(ok.headers.get('ratelimit')).toMatch(/^"api-key";r=59;t=\d+$/);
 
     const heavy = await call('/heavy', { 'x-api-key': key.secret });
     expect(heavy.status).toBe(200);
@@ -141,6 +145,7 @@ describe.each(testDatabases())('client helpers and API-key middleware on %s', (k
     expect(await limited!.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited!.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(limited!.headers.get('ratelimit')).toBe(`"api-key";r=0;t=${limited!.headers.get('retry-after')}`);
     // Only the requests let through were counted.
     expect((await usedBySlug(admin, org.slug)).api_calls).toBe(60);
   });
@@ -188,6 +193,21 @@ describe.each(testDatabases())('client helpers and API-key middleware on %s', (k
     const through = await open(request());
     expect(through.status).toBe(200);
     expect(through.headers.get('x-ratelimit-limit')).toBeNull();
+  });
+
+  it("passes on Meterline's Retry-After when it answers 503 or 429 (a proxy shedding load)", async () => {
+    const busy = (status: number) =>
+      new MeterlineClient({
+        url: server.url,
+        token: TEST_SERVICE_TOKEN,
+        fetch: async () => new Response('busy', { status, headers: { 'retry-after': '17' } }),
+      });
+    for (const status of [503, 429]) {
+      const guarded = withMeterline(() => new Response('hello'), { client: busy(status) });
+      const refused = await guarded(new Request('http://api.test/', { headers: { 'x-api-key': 'ml_x' } }));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('17');
+    }
   });
 
   it('answers 500 to a misconfigured gateway even with failOpen, and never calls the handler', async () => {

@@ -72,8 +72,11 @@ export async function decide(
     if (!error.retryable) return misconfigured(options, error);
     report(options, error);
     if (options.failOpen) return { allow: true, headers: {}, verification: undefined };
+    // Meterline's own Retry-After (it was rate-limited or shedding load) says when to come back.
+    const retryAfter =
+      error.retryAfterMs === undefined ? 5 : Math.max(1, Math.ceil(error.retryAfterMs / 1000));
     return deny(503, 'METERING_UNAVAILABLE', 'The API cannot verify keys right now; retry shortly.', {
-      'retry-after': '5',
+      'retry-after': String(retryAfter),
     });
   }
   const headers = rateLimitHeaders(verification);
@@ -104,16 +107,25 @@ export async function decide(
   });
 }
 
+/** Plans give a request rate per minute: Meterline counts each key in windows of 60 s. */
+const RATE_WINDOW_SECONDS = 60;
+
 /**
- * `X-RateLimit-Reset` is in seconds from now (like the IETF RateLimit headers and Meterline's
- * own responses), taken from the server's `resetAfter`, so no two clocks need to agree.
+ * The rate-limit headers Meterline puts on its own API-key responses, from the key's rate state:
+ * `X-RateLimit-Limit` / `-Remaining` / `-Reset`, and the IETF draft's `RateLimit-Policy` and
+ * `RateLimit`. Resets are in seconds from now, taken from the server's `resetAfter`, so no two
+ * clocks need to agree.
  */
 function rateLimitHeaders(v: ApiKeyVerification): Record<string, string> {
   if (!v.rateLimit) return {};
+  const remaining = Math.max(0, v.rateLimit.remaining);
+  const reset = Math.max(0, v.rateLimit.resetAfter);
   return {
     'x-ratelimit-limit': String(v.rateLimit.limit),
-    'x-ratelimit-remaining': String(Math.max(0, v.rateLimit.remaining)),
-    'x-ratelimit-reset': String(Math.max(0, v.rateLimit.resetAfter)),
+    'x-ratelimit-remaining': String(remaining),
+    'x-ratelimit-reset': String(reset),
+    'ratelimit-policy': `"api-key";q=${v.rateLimit.limit};w=${RATE_WINDOW_SECONDS}`,
+    ratelimit: `"api-key";r=${remaining};t=${reset}`,
   };
 }
 
