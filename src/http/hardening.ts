@@ -90,6 +90,7 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, m
   return false;
 }
 
+const SHA256_PREFIX = 'sha256:';
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The documents of the bundled client (codegen), always in the allow-list. */
@@ -99,9 +100,11 @@ export const clientDocuments: string[] = [RecordUsageDocument, CheckQuotaDocumen
 
 /**
  * Persisted operations, allow-list mode: only documents in the list run. A client sends either the
- * document's SHA-256 (APQ form: `extensions.persistedQuery.sha256Hash`, hex of the exact text) or the
- * full text of a listed document (compared with whitespace and comments stripped), so the bundled
- * client works unchanged. Anything else is refused with BAD_USER_INPUT.
+ * document's SHA-256 (hex of the exact text) or the full text of a listed document (compared with
+ * whitespace and comments stripped), so the bundled client works unchanged. The hash comes as
+ * Apollo's APQ `extensions.persistedQuery.sha256Hash` or as GraphQL over HTTP's `documentId`, plain
+ * or prefixed `sha256:<hex>` (GraphQL Code Generator's client preset). Anything else is refused
+ * with BAD_USER_INPUT.
  */
 export function persistedOperationsPlugin(documents: string[]): Plugin {
   const byHash = new Map<string, string>();
@@ -112,16 +115,19 @@ export function persistedOperationsPlugin(documents: string[]): Plugin {
   }
   return {
     onParams({ params, setParams }) {
+      const { documentId, ...rest } = params as typeof params & { documentId?: unknown };
       const persisted = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)
         ?.persistedQuery;
-      if (typeof persisted?.sha256Hash === 'string') {
-        const query = byHash.get(persisted.sha256Hash);
+      const id = typeof documentId === 'string' ? documentId : persisted?.sha256Hash;
+      if (typeof id === 'string') {
+        const query = byHash.get(id.startsWith(SHA256_PREFIX) ? id.slice(SHA256_PREFIX.length) : id);
         if (!query) {
           throw badInput('Unknown persisted operation: this server runs only allow-listed operations.', {
             persistedQuery: 'NOT_FOUND',
           });
         }
-        setParams({ ...params, query });
+        // documentId is not a parameter yoga knows: the document it named takes its place.
+        setParams({ ...rest, query });
       }
     },
     // The text check runs at parse time, so it covers every way in: HTTP, SSE and graphql-ws.

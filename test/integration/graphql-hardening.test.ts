@@ -344,6 +344,31 @@ describe('persisted operations, allow-list mode (pglite)', () => {
     expect(byHash.data).toHaveProperty('plans');
   });
 
+  it('runs a listed document by its prefixed sha256: hash, as documentId or APQ', async () => {
+    const admin = await server.adminToken();
+    const hash = `sha256:${createHash('sha256').update(KNOWN).digest('hex')}`;
+    for (const body of [
+      { documentId: hash },
+      { extensions: { persistedQuery: { version: 1, sha256Hash: hash } } },
+    ]) {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify(body),
+      });
+      const answer = (await res.json()) as { data?: unknown; errors?: unknown };
+      expect(answer.errors, JSON.stringify(body)).toBeUndefined();
+      expect(answer.data).toHaveProperty('plans');
+    }
+    const unknown = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ documentId: `sha256:${'f'.repeat(64)}` }),
+    });
+    const refused = (await unknown.json()) as { errors?: { extensions?: { code?: string } }[] };
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it("runs the bundled client's documents", async () => {
     const res = await server.gql(
       RecordUsageDocument.toString(),
