@@ -11,6 +11,7 @@ function badValue(message: string): GraphQLError {
 /** RFC 3339 instants; always written in UTC (`...Z`). */
 builder.scalarType('DateTime', {
   description: 'An instant, RFC 3339 (e.g. 2026-11-01T00:00:00Z); always answered in UTC.',
+  specifiedByURL: 'https://www.rfc-editor.org/rfc/rfc3339#section-5.6',
   serialize: (value) => {
     const date = value instanceof Date ? value : new Date(value as string);
     if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
@@ -36,7 +37,9 @@ function parseDateTime(value: unknown): Date {
 
 /** Exact decimals travel as JSON strings so no float ever touches an amount. */
 builder.scalarType('Decimal', {
-  description: 'An exact decimal number as a JSON string, e.g. "0.0001". Never a float.',
+  description:
+    'An exact decimal number as a JSON string, e.g. "0.0001": a JSON number (RFC 8259, section 6) without exponent, optional leading zeros allowed, at most 50 significant digits. Never a float.',
+  specifiedByURL: 'https://www.rfc-editor.org/rfc/rfc8259#section-6',
   serialize: (value) => formatAmount(value instanceof Dec ? value : new Dec(value as Amount)),
   parseValue: (value) => parseDecimal(value),
   parseLiteral: (ast) => {
@@ -60,7 +63,9 @@ function parseDecimal(value: unknown): Amount {
 
 /** Integers up to 2^53-1, exact; read as bigint inside the server. */
 builder.scalarType('SafeInt', {
-  description: 'An integer between -(2^53-1) and 2^53-1.',
+  description:
+    'An integer between -(2^53-1) and 2^53-1 (Number.MAX_SAFE_INTEGER): exact in every JSON reader.',
+  specifiedByURL: 'https://tc39.es/ecma262/#sec-number.max_safe_integer',
   serialize: (value) => {
     const big = typeof value === 'bigint' ? value : BigInt(value as number);
     if (big > MAX_SAFE_BIGINT || big < -MAX_SAFE_BIGINT)
@@ -83,6 +88,7 @@ function parseSafeInt(value: unknown, literal?: string): bigint {
 
 builder.scalarType('JSON', {
   description: 'Any JSON value.',
+  specifiedByURL: 'https://www.rfc-editor.org/rfc/rfc8259',
   serialize: (value) => value,
   parseValue: (value) => value,
   parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),

@@ -1,6 +1,7 @@
 import { builder } from '../builder.ts';
 import { unwrap } from '../result.ts';
 import { recordUsage } from './record-usage.ts';
+import { REJECTION_CODES, type RejectionCode } from './usage-event-rules.ts';
 import { assertUsageWriter } from './writers.ts';
 
 const UsageEventInput = builder.inputType('UsageEventInput', {
@@ -27,14 +28,17 @@ const RecordUsageInput = builder.inputType('RecordUsageInput', {
   fields: (t) => ({ events: t.field({ type: [UsageEventInput], required: true }) }),
 });
 
+const RejectedEventCode = builder.enumType('RejectedEventCode', {
+  values: Object.fromEntries(
+    Object.entries(REJECTION_CODES).map(([code, description]) => [code, { description }]),
+  ) as { [code in RejectionCode]: { description: string } },
+});
+
 const RejectedEvent = builder.simpleObject('RejectedEvent', {
   fields: (t) => ({
     index: t.int({ description: 'Position of the event in the batch.' }),
     id: t.string({ nullable: true }),
-    code: t.string({
-      description:
-        'INVALID_ID, NOT_FOUND, UNKNOWN_METRIC, INVALID_QUANTITY, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD, INVALID_PROPERTIES, HARD_LIMIT or BUDGET_CAP.',
-    }),
+    code: t.field({ type: RejectedEventCode, description: 'Why the event was refused.' }),
     message: t.string(),
   }),
 });

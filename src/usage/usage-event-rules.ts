@@ -28,16 +28,21 @@ export function exceedsCharacters(text: string, max: number): boolean {
   return text.length > max && characterCount(text) > max;
 }
 
-export type RejectionCode =
-  | 'INVALID_ID'
-  | 'NOT_FOUND'
-  | 'UNKNOWN_METRIC'
-  | 'INVALID_QUANTITY'
-  | 'TIMESTAMP_IN_FUTURE'
-  | 'TIMESTAMP_TOO_OLD'
-  | 'INVALID_PROPERTIES'
-  | 'HARD_LIMIT'
-  | 'BUDGET_CAP';
+/** Why recordUsage refused an event, each with what it means (the GraphQL enum RejectedEventCode). */
+export const REJECTION_CODES = {
+  INVALID_ID: 'The id (idempotency key) is missing, longer than 128 characters, or not storable text.',
+  NOT_FOUND:
+    'The org does not exist or is not visible to the caller, or no orgId was given where one is needed.',
+  UNKNOWN_METRIC: 'The metric is not in the catalog.',
+  INVALID_QUANTITY: 'The quantity is not a whole number from 1 to 2^53-1.',
+  TIMESTAMP_IN_FUTURE: 'The timestamp is more than 5 minutes ahead.',
+  TIMESTAMP_TOO_OLD: 'The timestamp is older than the late window (USAGE_LATE_WINDOW_DAYS).',
+  INVALID_PROPERTIES: 'The properties are not a JSON object of at most 4 KB of storable text.',
+  HARD_LIMIT: "The event would take the metric past the plan's hard limit.",
+  BUDGET_CAP: "The event would take the period's overage cost past the org's budget cap.",
+} as const;
+
+export type RejectionCode = keyof typeof REJECTION_CODES;
 
 export type Rejection = { code: RejectionCode; message: string };
 
