@@ -35,6 +35,26 @@ export type RecordUsageInput = {
   events: Array<UsageEventInput>;
 };
 
+export type RejectedEventCode =
+  /** The event would take the period's overage cost past the org's budget cap. */
+  | 'BUDGET_CAP'
+  /** The event would take the metric past the plan's hard limit. */
+  | 'HARD_LIMIT'
+  /** The id (idempotency key) is missing, longer than 128 characters, or not storable text. */
+  | 'INVALID_ID'
+  /** The properties are not a JSON object of at most 4 KB of storable text. */
+  | 'INVALID_PROPERTIES'
+  /** The quantity is not a whole number from 1 to 2^53-1. */
+  | 'INVALID_QUANTITY'
+  /** The org does not exist or is not visible to the caller, or no orgId was given where one is needed. */
+  | 'NOT_FOUND'
+  /** The timestamp is more than 5 minutes ahead. */
+  | 'TIMESTAMP_IN_FUTURE'
+  /** The timestamp is older than the late window (USAGE_LATE_WINDOW_DAYS). */
+  | 'TIMESTAMP_TOO_OLD'
+  /** The metric is not in the catalog. */
+  | 'UNKNOWN_METRIC';
+
 export type UsageEventInput = {
   /** Your idempotency key for the event (at most 128 characters). */
   id: string;
@@ -63,7 +83,7 @@ export type RecordUsageMutationVariables = Exact<{
 }>;
 
 
-export type RecordUsageMutation = { recordUsage: { accepted: number, duplicates: number, rejected: Array<{ index: number, id: string | null, code: string, message: string }> } };
+export type RecordUsageMutation = { recordUsage: { accepted: number, duplicates: number, rejected: Array<{ index: number, id: string | null, code: RejectedEventCode, message: string }> } };
 
 export type CheckQuotaMutationVariables = Exact<{
   input: CheckQuotaInput;
