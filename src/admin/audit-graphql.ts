@@ -1,7 +1,7 @@
 import { builder } from '../builder.ts';
 import { isUuid } from '../db/columns.ts';
-import { badInput } from '../errors.ts';
 import { type AuditRow, auditKeysetPage, auditPage } from './audit.ts';
+import { keysetPage, keysetWindow } from './keyset-window.ts';
 
 const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'One admin mutation: who did what to which target, with the target before and after.',
@@ -42,40 +42,42 @@ function encodeAuditCursor(row: AuditRow): string {
   return Buffer.from(`${row.at.toISOString()}|${row.id}`).toString('base64url');
 }
 
-function decodeAuditCursor(cursor: string): { at: Date; id: string } {
+function decodeAuditCursor(cursor: string): { at: Date; id: string } | undefined {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const instant = new Date(at ?? '');
-  if (!id || !isUuid(id) || Number.isNaN(instant.getTime())) {
-    throw badInput('after is not a cursor of this connection: pass an endCursor it returned.');
-  }
-  return { at: instant, id };
+  return id && isUuid(id) && !Number.isNaN(instant.getTime()) ? { at: instant, id } : undefined;
 }
 
 builder.queryFields((t) => ({
-  auditEntries: t.connection({
-    type: AuditEntryRef,
-    authScopes: { platformAdmin: true },
-    description: 'Admin mutations as a connection, newest first (platform admin): page with first / after.',
-    args: { action: t.arg.string(), target: t.arg.string() },
-    resolve: async (_root, args, ctx) => {
-      if (args.last != null || args.before != null) throw badInput('Page forward with first and after.');
-      const first = Math.min(Math.max(args.first ?? 50, 1), 500);
-      const rows = await auditKeysetPage(ctx.db, {
-        limit: first + 1,
-        action: args.action,
-        target: args.target,
-        after: args.after ? decodeAuditCursor(args.after) : null,
-      });
-      const page = rows.slice(0, first);
-      return {
-        edges: page.map((node) => ({ cursor: encodeAuditCursor(node), node })),
-        pageInfo: {
-          hasNextPage: rows.length > first,
-          hasPreviousPage: args.after != null,
-          startCursor: page[0] ? encodeAuditCursor(page[0]) : null,
-          endCursor: page.at(-1) ? encodeAuditCursor(page.at(-1)!) : null,
-        },
-      };
+  auditEntries: t.connection(
+    {
+      type: AuditEntryRef,
+      authScopes: { platformAdmin: true },
+      description:
+        'Admin mutations as a connection, newest first (platform admin): first / after forward, last / before back.',
+      args: { action: t.arg.string(), target: t.arg.string() },
+      resolve: async (_root, args, ctx) => {
+        const window = keysetWindow(args, { defaultSize: 50, maxSize: 500, decode: decodeAuditCursor });
+        const rows = await auditKeysetPage(ctx.db, {
+          limit: window.size + 1,
+          action: args.action,
+          target: args.target,
+          cursor: window.cursor,
+          backward: window.backward,
+        });
+        const { page, hasNextPage, hasPreviousPage } = keysetPage(rows, window);
+        return {
+          edges: page.map((node) => ({ cursor: encodeAuditCursor(node), node })),
+          pageInfo: {
+            hasNextPage,
+            hasPreviousPage,
+            startCursor: page[0] ? encodeAuditCursor(page[0]) : null,
+            endCursor: page.at(-1) ? encodeAuditCursor(page.at(-1)!) : null,
+          },
+        };
+      },
     },
-  }),
+    { name: 'AuditEntryConnection' },
+    { name: 'AuditEntryEdge' },
+  ),
 }));

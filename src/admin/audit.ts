@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { auditLog } from './audit-tables.ts';
@@ -62,8 +62,9 @@ export function auditPage(
 }
 
 /**
- * One page of the audit log, newest first, after an (at, id) keyset cursor: stable while new
+ * One page of the audit log, newest first, from an (at, id) keyset cursor: stable while new
  * entries are written (they sort before the cursor), and no two entries are skipped or repeated.
+ * Backward (Relay's last / before), the rows come oldest first from the cursor.
  */
 export function auditKeysetPage(
   db: Db,
@@ -71,10 +72,13 @@ export function auditKeysetPage(
     limit: number;
     action?: string | null;
     target?: string | null;
-    after?: { at: Date; id: string } | null;
+    cursor?: { at: Date; id: string } | undefined;
+    backward: boolean;
   },
 ): Promise<AuditRow[]> {
-  const { after } = params;
+  const { cursor, backward } = params;
+  const beyond = backward ? gt : lt;
+  const order = backward ? asc : desc;
   return db
     .select()
     .from(auditLog)
@@ -82,11 +86,14 @@ export function auditKeysetPage(
       and(
         params.action ? eq(auditLog.action, params.action) : undefined,
         params.target ? eq(auditLog.target, params.target) : undefined,
-        after
-          ? or(lt(auditLog.at, after.at), and(eq(auditLog.at, after.at), lt(auditLog.id, after.id)))
+        cursor
+          ? or(
+              beyond(auditLog.at, cursor.at),
+              and(eq(auditLog.at, cursor.at), beyond(auditLog.id, cursor.id)),
+            )
           : undefined,
       ),
     )
-    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .orderBy(order(auditLog.at), order(auditLog.id))
     .limit(params.limit);
 }

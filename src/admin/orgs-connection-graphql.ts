@@ -1,9 +1,9 @@
 import { Dec, fromMinorUnits, type Money } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
-import { badInput } from '../errors.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import type { OrgRow } from '../orgs/repository.ts';
+import { keysetPage, keysetWindow } from './keyset-window.ts';
 import { countOrgs, listOrgsPage, type OrgListParams } from './orgs-connection-repository.ts';
 import { decodeOrgCursor, encodeOrgCursor } from './orgs-cursor.ts';
 
@@ -44,20 +44,19 @@ builder.queryFields((t) => ({
     {
       type: OrgRef,
       description:
-        'Platform admins: every org, filtered and ordered, keyset-paginated (stable while orgs are added). Default order: creation.',
+        'Platform admins: every org, filtered and ordered, keyset-paginated (stable while orgs are added): first / after forward, last / before back. Default order: creation.',
       authScopes: { platformAdmin: true },
       args: {
         filter: t.arg({ type: OrgFilter }),
         orderBy: t.arg({ type: OrgOrder }),
       },
       resolve: async (_root, args, ctx) => {
-        if (args.last != null || args.before != null) throw badInput('Page forward with first and after.');
-        const first = args.first ?? 20;
-        if (first < 1 || first > 100) throw badInput('first must be between 1 and 100.');
         const orderBy = args.orderBy?.field ?? 'CREATED_AT';
-        const after = args.after ? decodeOrgCursor(args.after, orderBy) : undefined;
-        if (args.after && !after)
-          throw badInput('after is not a cursor of this order: start again without it.');
+        const window = keysetWindow(args, {
+          defaultSize: 20,
+          maxSize: 100,
+          decode: (cursor) => decodeOrgCursor(cursor, orderBy),
+        });
         const filter = { planCode: args.filter?.planCode, search: args.filter?.search };
         const params: OrgListParams = {
           at: ctx.clock(),
@@ -65,11 +64,11 @@ builder.queryFields((t) => ({
           orderBy,
           direction: args.orderBy?.direction ?? 'ASC',
           metric: args.orderBy?.metric ?? 'api_calls',
-          after,
-          limit: first + 1,
+          cursor: window.cursor,
+          backward: window.backward,
+          limit: window.size + 1,
         };
-        const rows = await listOrgsPage(ctx.db, params);
-        const page = rows.slice(0, first);
+        const { page, hasNextPage, hasPreviousPage } = keysetPage(await listOrgsPage(ctx.db, params), window);
         const orgs = await ctx.loaders.org.loadMany(page.map((r) => r.orgId));
         const edges: OrgEdgeShape[] = page.flatMap((r, i) => {
           const node = orgs[i];
@@ -87,8 +86,8 @@ builder.queryFields((t) => ({
         const connection: { edges: OrgEdgeShape[]; pageInfo: object } & OrgConnectionShape = {
           edges,
           pageInfo: {
-            hasNextPage: rows.length > first,
-            hasPreviousPage: after !== undefined,
+            hasNextPage,
+            hasPreviousPage,
             startCursor: edges[0]?.cursor ?? null,
             endCursor: edges.at(-1)?.cursor ?? null,
           },

@@ -16,7 +16,9 @@ export type OrgListParams = {
   /** The metric of USAGE (ordering and each row's `used`). */
   metric: string;
   /** Keyset position: the sort key as Postgres prints it, and the org id. */
-  after?: { key: string; id: string } | undefined;
+  cursor?: { key: string; id: string } | undefined;
+  /** Read back from the cursor (Relay's last / before): the rows come in the reverse order. */
+  backward: boolean;
   limit: number;
 };
 
@@ -56,11 +58,13 @@ function filters(params: Pick<OrgListParams, 'planCode' | 'search'>): SQL {
  */
 export async function listOrgsPage(db: Db, params: OrgListParams): Promise<OrgListRow[]> {
   const order = ORDER[params.orderBy];
-  const desc = params.direction === 'DESC';
-  const after = params.after
+  // Backward, the order is read reversed from the cursor; the caller turns the rows round.
+  const desc = (params.direction === 'DESC') !== params.backward;
+  const { cursor } = params;
+  const after = cursor
     ? desc
-      ? sql`(t.sort_key, t.id) < (${params.after.key}::${order.type}, ${params.after.id}::uuid)`
-      : sql`(t.sort_key, t.id) > (${params.after.key}::${order.type}, ${params.after.id}::uuid)`
+      ? sql`(t.sort_key, t.id) < (${cursor.key}::${order.type}, ${cursor.id}::uuid)`
+      : sql`(t.sort_key, t.id) > (${cursor.key}::${order.type}, ${cursor.id}::uuid)`
     : sql`true`;
   const direction = desc ? sql`desc` : sql`asc`;
   const rows = rowsOf<{
