@@ -5,6 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import ValidationPlugin from '@pothos/plugin-validation';
 import type { Decimal } from 'decimal.js';
+import { mayReadOrgData, type OrgDataPart } from './auth/org-data.ts';
 import type { ApiKeyScope } from './auth/principal.ts';
 import type { OrgRole } from './auth/roles.ts';
 import type { Context } from './context.ts';
@@ -32,12 +33,8 @@ export const builder = new SchemaBuilder<{
     orgRole: { orgId: string; atLeast: OrgRole };
     /** An API key holding this scope (it acts in its own org only). */
     apiKeyScope: ApiKeyScope;
-    /**
-     * Reading a part of an org the caller can see: users, services and admins pass (the org is
-     * already visible to them); an API key needs USAGE_READ for usage, BILLING_READ for billing,
-     * and never reads members.
-     */
-    orgData: 'usage' | 'billing' | 'members';
+    /** Reading a part of an org the caller can see (mayReadOrgData). */
+    orgData: OrgDataPart;
   };
 }>({
   defaultFieldNullability: false,
@@ -55,11 +52,7 @@ export const builder = new SchemaBuilder<{
       service: ctx.principal.kind === 'service',
       orgRole: ({ orgId, atLeast }) => ctx.access.hasOrgRole(orgId, atLeast),
       apiKeyScope: (scope) => ctx.principal.kind === 'apiKey' && ctx.principal.scopes.includes(scope),
-      orgData: (part) => {
-        if (ctx.principal.kind !== 'apiKey') return true;
-        if (part === 'members') return false;
-        return ctx.principal.scopes.includes(part === 'usage' ? 'USAGE_READ' : 'BILLING_READ');
-      },
+      orgData: (part) => mayReadOrgData(ctx.principal, part),
     }),
     unauthorizedError: (_parent, ctx) => {
       if (ctx.principal.kind === 'anonymous') return unauthenticated();

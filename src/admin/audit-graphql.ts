@@ -1,12 +1,24 @@
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
 import { isUuid } from '../db/columns.ts';
-import { type AuditRow, auditKeysetPage, auditPage } from './audit.ts';
+import { type AuditRow, auditEntryById, auditKeysetPage, auditPage } from './audit.ts';
 import { keysetPage, keysetWindow } from './keyset-window.ts';
 
-const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
+const AuditEntryRef = builder.loadableNodeRef('AuditEntry', {
+  id: { resolve: (row: AuditRow) => row.id },
+  load: (ids: string[], ctx: Context) =>
+    Promise.all(
+      ids.map(async (id) =>
+        isPlatformAdmin(ctx) && isUuid(id) ? ((await auditEntryById(ctx.db, id)) ?? null) : null,
+      ),
+    ),
+});
+
+const isPlatformAdmin = (ctx: Context) => ctx.principal.kind === 'user' && ctx.principal.isPlatformAdmin;
+
+AuditEntryRef.implement({
   description: 'One admin mutation: who did what to which target, with the target before and after.',
   fields: (t) => ({
-    id: t.exposeString('id'),
     actor: t.exposeString('actor'),
     action: t.exposeString('action'),
     target: t.exposeString('target'),

@@ -39,6 +39,12 @@ export async function writeAudit(
   });
 }
 
+/** One audit entry (node(id); the audit log is the platform's, read by platform admins only). */
+export async function auditEntryById(db: Db, id: string): Promise<AuditRow | undefined> {
+  const [row] = await db.select().from(auditLog).where(eq(auditLog.id, id)).limit(1);
+  return row;
+}
+
 /**
  * Newest first; `beforeAt` keeps the entries strictly older than that instant (a filter, not a
  * cursor: entries of one instant are all in or all out; `auditKeysetPage` pages without gaps).

@@ -1,10 +1,12 @@
 import { Dec } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
 import { badInput } from '../errors.ts';
 import { authorizeLiveOrg } from '../live/graphql.ts';
 import { Queue } from '../live/queue.ts';
 import { BillingPeriodRef, OrgRef } from '../orgs/graphql.ts';
+import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { alertById, recentAlerts, type UsageAlertRow } from './repository.ts';
 
@@ -18,10 +20,18 @@ const UsageAlertKindEnum = builder.enumType('UsageAlertKind', {
   } as const,
 });
 
-const UsageAlertRef = builder.objectRef<UsageAlertRow>('UsageAlert').implement({
+const UsageAlertRef = builder.loadableNodeRef('UsageAlert', {
+  id: { resolve: (a: UsageAlertRow) => orgOwnedId(a.orgId, a.id) },
+  load: (ids: string[], ctx: Context) =>
+    loadOrgOwnedNodes(ctx, ids, {
+      part: 'usage',
+      load: (c, key) => alertById(c.db, { orgId: key.orgId, alertId: key.id }),
+    }),
+});
+
+UsageAlertRef.implement({
   description: 'Fired once per org, kind, metric, period and threshold.',
   fields: (t) => ({
-    id: t.exposeID('id'),
     kind: t.field({ type: UsageAlertKindEnum, resolve: (a) => a.kind }),
     threshold: t.int({ description: 'Percent: 80, 90 or 100.', resolve: (a) => a.threshold }),
     metric: t.field({

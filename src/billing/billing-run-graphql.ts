@@ -1,8 +1,10 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
 import { badInput } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
+import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
 import { isBillingRuleError } from './billing-rule-error.ts';
@@ -11,6 +13,7 @@ import { OverageSummaryRef } from './graphql.ts';
 import {
   closedPeriodOf,
   type InvoiceItemRow,
+  invoiceItemById,
   invoiceItemCount,
   invoiceItemsOfPeriod,
   invoiceItemsPage,
@@ -23,10 +26,15 @@ export const InvoiceItemStatusEnum = builder.enumType('InvoiceItemStatus', {
   values: ['PENDING', 'SENT', 'FAILED'] as const,
 });
 
-export const InvoiceItemRef = builder.objectRef<InvoiceItemRow>('InvoiceItem').implement({
+export const InvoiceItemRef = builder.loadableNodeRef('InvoiceItem', {
+  id: { resolve: (i: InvoiceItemRow) => orgOwnedId(i.orgId, i.id) },
+  load: (ids: string[], ctx: Context) =>
+    loadOrgOwnedNodes(ctx, ids, { part: 'billing', load: (c, key) => invoiceItemById(c.db, key) }),
+});
+
+InvoiceItemRef.implement({
   description: 'One overage charge in the outbox to Stripe: one per (org, metric, closed period).',
   fields: (t) => ({
-    id: t.exposeString('id'),
     metric: t.field({ type: MetricRef, resolve: (i, _args, ctx) => metricByKey(ctx, i.metricKey) }),
     periodStart: t.field({ type: 'DateTime', resolve: (i) => i.periodStart }),
     periodEnd: t.field({ type: 'DateTime', resolve: (i) => i.periodEnd }),

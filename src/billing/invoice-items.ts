@@ -19,6 +19,19 @@ export function invoiceItemsPage(
     .offset(params.offset);
 }
 
+/** One of an org's invoice items (node(id)). */
+export async function invoiceItemById(
+  db: Db,
+  params: { orgId: string; id: string },
+): Promise<InvoiceItemRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(invoiceItems)
+    .where(and(eq(invoiceItems.orgId, params.orgId), eq(invoiceItems.id, params.id)))
+    .limit(1);
+  return row;
+}
+
 export async function invoiceItemCount(db: Db, orgId: string): Promise<number> {
   const [row] = await db.select({ n: count() }).from(invoiceItems).where(eq(invoiceItems.orgId, orgId));
   return Number(row?.n ?? 0);

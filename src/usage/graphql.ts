@@ -1,3 +1,4 @@
+import { mayReadOrgData } from '../auth/org-data.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
@@ -40,7 +41,7 @@ function parseUsageKey(text: string): UsageKey | null {
  */
 async function loadUsageNode(ctx: Context, text: string): Promise<OrgUsage | null> {
   const key = parseUsageKey(text);
-  if (!key || (ctx.principal.kind === 'apiKey' && !ctx.principal.scopes.includes('USAGE_READ'))) return null;
+  if (!key || !mayReadOrgData(ctx.principal, 'usage')) return null;
   const org = await loadVisibleOrg(ctx, key.orgId);
   if (!org) return null;
   const asOf = ctx.clock();

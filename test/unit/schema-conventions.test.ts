@@ -1,7 +1,7 @@
 import {
   GraphQLEnumType,
   GraphQLNonNull,
-  type GraphQLObjectType,
+  GraphQLObjectType,
   GraphQLScalarType,
   isSpecifiedScalarType,
 } from 'graphql';
@@ -24,5 +24,33 @@ describe('GraphQL conventions of the schema', () => {
     const code = rejected.getFields().code!.type;
     expect(code).toBeInstanceOf(GraphQLNonNull);
     expect((code as GraphQLNonNull<GraphQLEnumType>).ofType).toBeInstanceOf(GraphQLEnumType);
+  });
+});
+
+describe('Node', () => {
+  // Webhook endpoints and their deliveries follow once their module's node(id) is written.
+  const pending = new Set(['WebhookEndpoint', 'WebhookDelivery']);
+
+  it('is implemented by every object type with an id, so node(id) refetches it', () => {
+    // An identity is a non-null id; RejectedEvent's nullable id echoes the event's idempotency key.
+    const withId = types.filter(
+      (t): t is GraphQLObjectType =>
+        t instanceof GraphQLObjectType &&
+        t.getFields().id?.type instanceof GraphQLNonNull &&
+        !pending.has(t.name),
+    );
+    const notNodes = withId
+      .filter((t) => !t.getInterfaces().some((i) => i.name === 'Node'))
+      .map((t) => t.name);
+    expect(notNodes).toEqual([]);
+  });
+
+  it('names every connection after its node type', () => {
+    const connections = types.filter((t) => t instanceof GraphQLObjectType && t.name.endsWith('Connection'));
+    for (const connection of connections as GraphQLObjectType[]) {
+      const edges = connection.getFields().edges!.type.toString();
+      const node = connection.name.replace(/Connection$/, '');
+      expect(edges, connection.name).toBe(`[${node}Edge!]!`);
+    }
   });
 });
