@@ -1,3 +1,4 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { mayReadOrgData, type OrgDataPart } from '../auth/org-data.ts';
 import type { Context } from '../context.ts';
 import { isUuid } from '../db/columns.ts';
@@ -27,14 +28,30 @@ function parseOrgOwnedId(text: string): { orgId: string; id: string } | null {
 }
 
 /**
- * node(id) of org-owned rows: each id's row when the caller can see its org and read `part` of it
- * (or passes `allowed`, for parts a role guards), else null, as for another org's anything.
+ * A row id as a mutation's input names it: the global ID of `typename` (answered by the Node's
+ * `id`), or the raw UUID. For a global ID, `orgId` is the org it was made for; the caller's use
+ * case still filters on the org it acts in. Anything else is null (it can match no row).
+ */
+export function orgOwnedIdFromInput(input: string, typename: string): { orgId?: string; id: string } | null {
+  if (isUuid(input)) return { id: input };
+  try {
+    const decoded = decodeGlobalID(input);
+    return decoded.typename === typename ? parseOrgOwnedId(decoded.id) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * node(id) of org-owned rows: each id's row when the caller can see its org, may read `part` of it
+ * (when given) and passes `allowed` (for rows a role guards), else null, as for another org's
+ * anything.
  */
 export function loadOrgOwnedNodes<Row>(
   ctx: Context,
   ids: string[],
   options: {
-    part: OrgDataPart;
+    part?: OrgDataPart;
     allowed?: (ctx: Context, org: OrgRow) => Promise<boolean> | boolean;
     load: (ctx: Context, key: { orgId: string; id: string }) => Promise<Row | undefined>;
   },
@@ -42,7 +59,7 @@ export function loadOrgOwnedNodes<Row>(
   return Promise.all(
     ids.map(async (text) => {
       const key = parseOrgOwnedId(text);
-      if (!key || !mayReadOrgData(ctx.principal, options.part)) return null;
+      if (!key || (options.part && !mayReadOrgData(ctx.principal, options.part))) return null;
       const org = await loadVisibleOrg(ctx, key.orgId);
       if (!org || (options.allowed && !(await options.allowed(ctx, org)))) return null;
       return (await options.load(ctx, key)) ?? null;

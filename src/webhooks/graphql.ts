@@ -2,11 +2,14 @@ import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
+import { loadOrgOwnedNodes, orgOwnedId, orgOwnedIdFromInput } from '../orgs/org-owned-node.ts';
 import { unwrap } from '../result.ts';
 import { createWebhookEndpoint, MAX_ENDPOINTS_PER_ORG } from './create-webhook-endpoint.ts';
 import {
   deleteEndpoint,
   deliveriesOfEndpoint,
+  deliveryById,
+  endpointById,
   endpointsOfOrg,
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
@@ -32,10 +35,18 @@ const DeliveryFailureEnum = builder.enumType('WebhookDeliveryFailure', {
   } as const,
 });
 
-const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDelivery').implement({
+/** Endpoints and their delivery log are the org's OWNERs' and ADMINs' (and platform admins'). */
+const isOrgAdmin = (ctx: Context, org: { id: string }) => ctx.access.hasOrgRole(org.id, 'ADMIN');
+
+const WebhookDeliveryRef = builder.loadableNodeRef('WebhookDelivery', {
+  id: { resolve: (d: WebhookDeliveryRow) => orgOwnedId(d.orgId, d.id) },
+  load: (ids: string[], ctx: Context) =>
+    loadOrgOwnedNodes(ctx, ids, { allowed: isOrgAdmin, load: (c, key) => deliveryById(c.db, key) }),
+});
+
+WebhookDeliveryRef.implement({
   description: 'One event sent (or being sent) to an endpoint: the delivery log.',
   fields: (t) => ({
-    id: t.exposeID('id'),
     event: t.exposeString('event'),
     eventId: t.exposeString('eventId'),
     status: t.field({ type: DeliveryStatusEnum, resolve: (d) => d.status }),
@@ -54,9 +65,14 @@ const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryRow>('WebhookDeliver
   }),
 });
 
-const WebhookEndpointRef = builder.objectRef<WebhookEndpointRow>('WebhookEndpoint').implement({
+const WebhookEndpointRef = builder.loadableNodeRef('WebhookEndpoint', {
+  id: { resolve: (e: WebhookEndpointRow) => orgOwnedId(e.orgId, e.id) },
+  load: (ids: string[], ctx: Context) =>
+    loadOrgOwnedNodes(ctx, ids, { allowed: isOrgAdmin, load: (c, key) => endpointById(c.db, key) }),
+});
+
+WebhookEndpointRef.implement({
   fields: (t) => ({
-    id: t.exposeID('id'),
     url: t.exposeString('url'),
     events: t.exposeStringList('events'),
     createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
@@ -131,8 +147,6 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const DeleteWebhookEndpointInput = builder.inputType('DeleteWebhookEndpointInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
@@ -150,11 +164,12 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DeleteWebhookEndpointInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const org = await requireOrgAdmin(ctx, String(input.orgId));
-      const id = String(input.endpointId);
-      if (!UUID.test(id) || !(await deleteEndpoint(ctx.db, { orgId: org.id, id }))) {
+      const endpoint = orgOwnedIdFromInput(String(input.endpointId), 'WebhookEndpoint');
+      const ours = endpoint && (endpoint.orgId === undefined || endpoint.orgId === org.id);
+      if (!endpoint || !ours || !(await deleteEndpoint(ctx.db, { orgId: org.id, id: endpoint.id }))) {
         throw notFound('Webhook endpoint');
       }
-      return { deletedEndpointId: id };
+      return { deletedEndpointId: String(input.endpointId) };
     },
   }),
 }));

@@ -32,6 +32,32 @@ export async function deleteEndpoint(db: Db, params: { orgId: string; id: string
   return rows.length > 0;
 }
 
+/** One of the org's endpoints (node(id)). */
+export async function endpointById(
+  db: Db,
+  params: { orgId: string; id: string },
+): Promise<WebhookEndpointRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.orgId, params.orgId), eq(webhookEndpoints.id, params.id)))
+    .limit(1);
+  return row;
+}
+
+/** One of the org's deliveries (node(id)). */
+export async function deliveryById(
+  db: Db,
+  params: { orgId: string; id: string },
+): Promise<WebhookDeliveryRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.orgId, params.orgId), eq(webhookDeliveries.id, params.id)))
+    .limit(1);
+  return row;
+}
+
 export function endpointsOfOrg(db: Db, orgId: string): Promise<WebhookEndpointRow[]> {
   return db
     .select()

@@ -28,16 +28,11 @@ describe('GraphQL conventions of the schema', () => {
 });
 
 describe('Node', () => {
-  // Webhook endpoints and their deliveries follow once their module's node(id) is written.
-  const pending = new Set(['WebhookEndpoint', 'WebhookDelivery']);
-
   it('is implemented by every object type with an id, so node(id) refetches it', () => {
     // An identity is a non-null id; RejectedEvent's nullable id echoes the event's idempotency key.
     const withId = types.filter(
       (t): t is GraphQLObjectType =>
-        t instanceof GraphQLObjectType &&
-        t.getFields().id?.type instanceof GraphQLNonNull &&
-        !pending.has(t.name),
+        t instanceof GraphQLObjectType && t.getFields().id?.type instanceof GraphQLNonNull,
     );
     const notNodes = withId
       .filter((t) => !t.getInterfaces().some((i) => i.name === 'Node'))
