@@ -1,5 +1,5 @@
 import { builder } from '../builder.ts';
-import { type Money, roundToMinor, toMinorUnits } from './money.ts';
+import { chargeDecimals, type Money, roundToMinor, toMinorUnits } from './money.ts';
 
 /**
  * Money: `amount` exact (unrounded); `rounded` and `amountMinor` are it rounded once, half-up, to
@@ -22,6 +22,11 @@ export const MoneyRef = builder.objectRef<Money>('Money').implement({
       type: 'Decimal',
       description: '`amount` rounded once, half-up, to what the currency can be charged in.',
       resolve: (m) => roundToMinor(m.amount, m.currency),
+    }),
+    decimals: t.int({
+      description:
+        'The decimal places the currency is charged in, and `rounded` is shown with: 2 for USD, 0 for JPY and ISK, 2 for KWD (Stripe charges it in hundredths).',
+      resolve: (m) => chargeDecimals(m.currency),
     }),
   }),
 });

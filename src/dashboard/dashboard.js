@@ -7,13 +7,13 @@ const $ = (id) => document.getElementById(id);
 const wsUrl = `${location.origin.replace(/^http/, 'ws')}/graphql`;
 
 const USAGE = `subscription ($orgId: ID!) { usageUpdated(orgId: $orgId) { asOf period { start end }
-  plan { name basePrice { amount currency } }
-  overageTotal { amount currency } projectedOverageTotal { amount currency }
+  plan { name basePrice { amount currency decimals } }
+  overageTotal { amount currency decimals } projectedOverageTotal { amount currency decimals }
   metrics { metric { key name unit } used included hardLimit percentUsed overageUnits blocked
-    overageCost { amount currency }
-    forecast { projectedUsed projectedOverageCost { amount currency } } } } }`;
+    overageCost { amount currency decimals }
+    forecast { projectedUsed projectedOverageCost { amount currency decimals } } } } }`;
 const ALERT_FIELDS = `id kind threshold used limit firedAt metric { key name unit }
-  cost { amount currency } budgetCap { amount currency }`;
+  cost { amount currency decimals } budgetCap { amount currency decimals }`;
 
 /** A GraphQL error with the server's code (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND ...). */
 class ApiError extends Error {

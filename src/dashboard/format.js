@@ -27,12 +27,20 @@ export function roundDecimal(amount, digits) {
 }
 
 /**
- * Money as its currency shows it: `{ amount: "453.8308", currency: "USD" }` -> "$453.83",
- * JPY with no decimals, KWD with three. The currency's precision is Intl's for that currency.
+ * Money as an invoice shows it: `{ amount: "453.8308", currency: "USD", decimals: 2 }` ->
+ * "$453.83", JPY with no decimals, KWD with two (what Stripe charges it in).
  */
 export function formatMoney(money) {
-  const format = new Intl.NumberFormat(undefined, { style: 'currency', currency: money.currency });
-  return format.format(roundDecimal(money.amount, format.resolvedOptions().maximumFractionDigits));
+  // The places the currency is charged in (Money.decimals), not Intl's ISO digits: a KWD amount is
+  // charged in hundredths, so 1.235 KWD shows as the 1.24 an invoice charges, not 1.235.
+  const digits = money.decimals;
+  const format = new Intl.NumberFormat(undefined, {
+    style: 'currency',
+    currency: money.currency,
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+  return format.format(roundDecimal(money.amount, digits));
 }
 
 /** The exact amount, for a tooltip: "5.025 USD". */

@@ -177,26 +177,27 @@ describe.skipIf(!hasChromium).each(testDatabases())('the /dashboard page as a pr
   it('formats exact amounts in each currency’s precision, rounding half-up without floats', async () => {
     const page = await openDashboard(browser, server.url);
     const amounts = [
-      ['453.8308', 'USD'],
-      ['5.025', 'USD'],
-      ['0.004', 'USD'],
-      ['-0.005', 'USD'],
-      ['250.5', 'JPY'],
-      ['1.2345', 'KWD'],
-      ['25', 'EUR'],
+      ['453.8308', 'USD', 2],
+      ['5.025', 'USD', 2],
+      ['0.004', 'USD', 2],
+      ['-0.005', 'USD', 2],
+      ['250.5', 'JPY', 0],
+      // KWD is charged in hundredths (Money.decimals 2), whatever its three ISO decimals.
+      ['1.2345', 'KWD', 2],
+      ['25', 'EUR', 2],
       // Past 2^53: a float would print 90071992547409930.00.
-      ['90071992547409925.005', 'USD'],
+      ['90071992547409925.005', 'USD', 2],
     ];
     // The page's own module, imported in the page (a string, so the test runner leaves import() alone).
     const shown: string[] = await page.evaluate(`import('/dashboard/format.js').then(({ formatMoney }) =>
-      ${JSON.stringify(amounts)}.map(([amount, currency]) => formatMoney({ amount, currency }).replace(/\\u00a0/g, ' ')))`);
+      ${JSON.stringify(amounts)}.map(([amount, currency, decimals]) => formatMoney({ amount, currency, decimals }).replace(/\\u00a0/g, ' ')))`);
     expect(shown).toEqual([
       '$453.83',
       '$5.03',
       '$0.00',
       '-$0.01',
       '¥251',
-      'KWD 1.235',
+      'KWD 1.23',
       '€25.00',
       '$90,071,992,547,409,925.01',
     ]);
