@@ -22,13 +22,12 @@ const httpStatus: Partial<Record<ErrorCode, number>> = {
  * Anything else thrown is masked as INTERNAL_SERVER_ERROR and logged with the request id.
  */
 export class AppError extends GraphQLError {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    extra: Record<string, unknown> = {},
-  ) {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
     const status = httpStatus[code];
     super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+    this.code = code;
     this.name = 'AppError';
   }
 }

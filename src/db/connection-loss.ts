@@ -131,7 +131,11 @@ const never = <T>() => new Promise<T>(() => {});
  * only when awaited, so an unused one leaves no unhandled rejection behind.
  */
 export class RefusedQuery implements PromiseLike<never> {
-  constructor(private readonly cause: unknown) {}
+  private readonly cause: unknown;
+
+  constructor(cause: unknown) {
+    this.cause = cause;
+  }
   values(): this {
     return this;
   }

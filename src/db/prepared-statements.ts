@@ -73,11 +73,15 @@ const READ = /^\s*select\b/i;
  */
 class SentAgainAfterLoss implements PromiseLike<unknown> {
   #values = false;
-  constructor(
-    private readonly send: () => ReturnType<Sql['unsafe']>,
-    private readonly params: readonly unknown[],
-    private readonly readOnly: boolean,
-  ) {}
+  private readonly send: () => ReturnType<Sql['unsafe']>;
+  private readonly params: readonly unknown[];
+  private readonly readOnly: boolean;
+
+  constructor(send: () => ReturnType<Sql['unsafe']>, params: readonly unknown[], readOnly: boolean) {
+    this.send = send;
+    this.params = params;
+    this.readOnly = readOnly;
+  }
 
   /** drizzle asks for rows as arrays this way (postgres.js `.values()`). */
   values(): this {

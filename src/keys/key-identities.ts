@@ -19,7 +19,11 @@ export type KeyIdentity = {
 export class KeyIdentities {
   private readonly byHash = new Map<string, KeyIdentity>();
 
-  constructor(private readonly maxKeys = 10_000) {}
+  private readonly maxKeys: number;
+
+  constructor(maxKeys = 10_000) {
+    this.maxKeys = maxKeys;
+  }
 
   get(keyHash: string): KeyIdentity | undefined {
     const identity = this.byHash.get(keyHash);

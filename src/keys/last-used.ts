@@ -16,11 +16,15 @@ export class LastUsedTracker {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly db: Db,
-    private readonly log: Logger,
-    private readonly intervalMs = 5_000,
-  ) {}
+  private readonly db: Db;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+
+  constructor(db: Db, log: Logger, intervalMs = 5_000) {
+    this.db = db;
+    this.log = log;
+    this.intervalMs = intervalMs;
+  }
 
   start(): void {
     if (this.timer) return;

@@ -41,7 +41,10 @@ export class RequestRateLimiter {
    */
   private readonly counter: RateLimiterAbstract;
 
-  constructor(private readonly redis: Redis | undefined) {
+  private readonly redis: Redis | undefined;
+
+  constructor(redis: Redis | undefined) {
+    this.redis = redis;
     const options = { points: Number.MAX_SAFE_INTEGER, duration: WINDOW_SECONDS, keyPrefix: KEY_PREFIX };
     const memory = new RateLimiterMemory(options);
     this.counter = redis

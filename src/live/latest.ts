@@ -7,7 +7,11 @@ export class Latest<T> implements AsyncIterableIterator<T> {
   private waiting: ((r: IteratorResult<T>) => void) | undefined;
   private ended = false;
 
-  constructor(private readonly onEnd: () => void) {}
+  private readonly onEnd: () => void;
+
+  constructor(onEnd: () => void) {
+    this.onEnd = onEnd;
+  }
 
   push(v: T): void {
     if (this.ended) return;

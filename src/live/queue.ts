@@ -4,7 +4,11 @@ export class Queue<T> implements AsyncIterableIterator<T> {
   private waiting: ((r: IteratorResult<T>) => void) | undefined;
   private ended = false;
 
-  constructor(private readonly onEnd: () => void) {}
+  private readonly onEnd: () => void;
+
+  constructor(onEnd: () => void) {
+    this.onEnd = onEnd;
+  }
 
   push(v: T): void {
     if (this.ended) return;

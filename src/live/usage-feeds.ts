@@ -14,6 +14,14 @@ type Feed<S> = {
   lastReadAt: number;
 };
 
+type UsageFeedsDeps<S> = {
+  bus: LiveBus;
+  /** The org's current state; null when the org is gone. */
+  read: (orgId: string) => Promise<S | null>;
+  log: Logger;
+  minIntervalMs?: number;
+};
+
 /**
  * Live state per org, shared by all of this instance's subscribers of that org. A change marks
  * the org dirty; one read serves every subscriber, at most one read per `minIntervalMs` per org
@@ -25,15 +33,10 @@ export class UsageFeeds<S> {
   private readonly feeds = new Map<string, Feed<S>>();
   private readonly unsubscribe: () => void;
 
-  constructor(
-    private readonly deps: {
-      bus: LiveBus;
-      /** The org's current state; null when the org is gone. */
-      read: (orgId: string) => Promise<S | null>;
-      log: Logger;
-      minIntervalMs?: number;
-    },
-  ) {
+  private readonly deps: UsageFeedsDeps<S>;
+
+  constructor(deps: UsageFeedsDeps<S>) {
+    this.deps = deps;
     this.unsubscribe = deps.bus.subscribe((message) => {
       if (message.t === 'usage') this.changed(message.orgId);
       if (message.t === 'resync') for (const orgId of this.feeds.keys()) this.changed(orgId);

@@ -116,11 +116,15 @@ const COPY_TTL_MS = 30_000;
 export class CatalogCopy {
   private readonly orgs = new Map<string, { entry: OrgCatalog; readAt: number }>();
 
-  constructor(
-    private readonly db: Db,
-    private readonly maxOrgs = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly db: Db;
+  private readonly maxOrgs: number;
+  private readonly now: () => number;
+
+  constructor(db: Db, maxOrgs = 10_000, now: () => number = Date.now) {
+    this.db = db;
+    this.maxOrgs = maxOrgs;
+    this.now = now;
+  }
 
   async read(requests: Wanted): Promise<ConsumeCatalog> {
     const [metrics, orgs] = await Promise.all([

@@ -50,12 +50,15 @@ export class ConsumptionQueue {
   private idle: (() => void)[] = [];
   private readonly catalog: CatalogCopy;
 
-  constructor(
-    private readonly db: Db,
-    private readonly log?: Logger,
-    /** Batches in flight at once: while one waits on the database, the next is being decided. */
-    private readonly maxLanes = 2,
-  ) {
+  private readonly db: Db;
+  private readonly log: Logger | undefined;
+  /** Batches in flight at once: while one waits on the database, the next is being decided. */
+  private readonly maxLanes: number;
+
+  constructor(db: Db, log?: Logger, maxLanes = 2) {
+    this.db = db;
+    this.log = log;
+    this.maxLanes = maxLanes;
     this.catalog = new CatalogCopy(db);
   }
 
