@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { startAlertChecks } from './alerts/alert-service.ts';
 import { type App, createApp } from './app.ts';
-import { developmentSecret } from './auth/dev-secret.ts';
+import { resolveJwtSecret } from './auth/dev-secret.ts';
 import type { Config } from './config.ts';
 import type { Clock } from './context.ts';
 import { type Database, openDatabase } from './db/client.ts';
@@ -34,8 +34,6 @@ export type Meterline = {
   close(): Promise<void>;
 };
 
-export const DEV_ADMIN_USER_ID = 'admin';
-
 /**
  * Config -> database (migrated, with the default catalog) -> app. Shared by the server entry,
  * the seed command and the integration tests, so all of them run the same start-up.
@@ -50,11 +48,8 @@ export async function startMeterline(
     resolveHost?: ResolveHost;
   },
 ): Promise<Meterline> {
-  const devMode = config.jwtSecret === undefined;
-  const jwtSecret = config.jwtSecret ?? developmentSecret(config.dataDir);
-  // The development mode has a ready-made platform admin so the printed header works.
-  const adminUserIds =
-    devMode && config.adminUserIds.length === 0 ? [DEV_ADMIN_USER_ID] : [...config.adminUserIds];
+  const jwtSecret = resolveJwtSecret(config);
+  const adminUserIds = [...config.adminUserIds];
   const database =
     options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {

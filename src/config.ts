@@ -42,7 +42,8 @@ const envSchema = z.object({
     (v) => v === undefined || v.length >= 32,
     'expected at least 32 characters (HS256 secret)',
   ),
-  ADMIN_USER_IDS: commaList.default([]),
+  /** Unset: `admin` in development, nobody otherwise. Set (even empty): exactly that list. */
+  ADMIN_USER_IDS: commaList.optional(),
   SERVICE_TOKEN: commaList.default([]),
   REDIS_URL: url(['redis', 'rediss']),
   STRIPE_SECRET_KEY: optionalString,
@@ -92,6 +93,9 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('meterline'),
 });
 
+/** The platform admin of a development server when ADMIN_USER_IDS is unset: `npm run token -- --admin` signs for it. */
+export const DEV_ADMIN_USER_ID = 'admin';
+
 export type Config = {
   port: number;
   host: string;
@@ -99,6 +103,7 @@ export type Config = {
   dataDir: string;
   /** Undefined until resolved: the embedded development mode makes one (see dev-secret.ts). */
   jwtSecret: string | undefined;
+  /** The JWT `sub`s that are platform admins (ADMIN_USER_IDS, or `admin` in development). */
   adminUserIds: string[];
   serviceTokens: string[];
   redisUrl: string | undefined;
@@ -124,9 +129,12 @@ export type Config = {
 };
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
   }
 }
 
@@ -163,7 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     jwtSecret: e.JWT_SECRET,
-    adminUserIds: e.ADMIN_USER_IDS,
+    adminUserIds: e.ADMIN_USER_IDS ?? (e.NODE_ENV === 'development' ? [DEV_ADMIN_USER_ID] : []),
     serviceTokens: e.SERVICE_TOKEN,
     redisUrl: e.REDIS_URL,
     stripeSecretKey: e.STRIPE_SECRET_KEY,

@@ -1,12 +1,9 @@
-import { signUserToken } from './auth/tokens.ts';
-import { DEV_ADMIN_USER_ID, startMeterline } from './bootstrap.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { loadDemoData } from './db/demo-data.ts';
-import { createLogger } from './logger.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { holdPort, type PortHold } from './port.ts';
 
-/** Process entry: config -> database -> app -> listen; SIGINT / SIGTERM drain and close cleanly. */
+/** Process entry: config -> port -> database -> app -> listen; SIGINT / SIGTERM drain and close. */
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -16,6 +13,25 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // The port first: a port in use stops the process before the database, the billing run or the
+  // demo data start, with one line instead of a WebSocket server's stack trace.
+  let hold: PortHold;
+  try {
+    hold = await holdPort(config.port, config.host);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(78);
+  }
+  // The rest of the code loads only now: loading it takes seconds on a busy machine, and a wrong
+  // configuration or a port in use must not wait for that.
+  const [{ authorizationHeader }, { signUserToken }, { startMeterline }, { loadDemoData }, { createLogger }] =
+    await Promise.all([
+      import('./auth/dev-secret.ts'),
+      import('./auth/tokens.ts'),
+      import('./bootstrap.ts'),
+      import('./db/demo-data.ts'),
+      import('./logger.ts'),
+    ]);
   const log = createLogger(config.logLevel);
   const meterline = await startMeterline(config, { log });
   if (config.demoData) {
@@ -23,25 +39,31 @@ async function main(): Promise<void> {
     if (demo.loaded) log.info({ orgs: demo.orgs }, 'loaded the demo data set');
   }
   const { server } = meterline.app;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await hold.handOver(server);
+  } catch (error) {
+    // Taken between the check and now by another process: nothing was served, so nothing drains.
+    console.error((error as Error).message);
+    process.exit(78);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ port, database: meterline.database.describe }, 'Meterline is listening');
+  log.info({ port, pid: process.pid, database: meterline.database.describe }, 'Meterline is listening');
 
-  if (config.jwtSecret === undefined && config.nodeEnv !== 'production') {
-    const token = await signUserToken(meterline.jwtSecret, DEV_ADMIN_USER_ID);
-    const url = `http://localhost:${port}/graphql`;
+  const admin = meterline.adminUserIds[0];
+  if (config.nodeEnv === 'development' && admin !== undefined) {
+    const token = await signUserToken(meterline.jwtSecret, admin);
     process.stdout.write(
       [
         '',
         `  Meterline (development mode, ${meterline.database.describe})`,
-        `  GraphiQL:  ${url}`,
-        '  Paste this header into GraphiQL (Headers tab) to act as the platform admin:',
+        `  Start page: http://localhost:${port}/`,
+        `  GraphiQL:   http://localhost:${port}/graphql (opened on this machine, its Headers tab holds the admin header)`,
+        `  Paste this header into GraphiQL (Headers tab) to act as the platform admin (${admin}):`,
         '',
-        `  {"Authorization": "Bearer ${token}"}`,
+        `  ${authorizationHeader(token)}`,
+        '',
+        '  Other users: npm run token -- --sub <user id>',
         '',
         '',
       ].join('\n'),

@@ -3,8 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The embedded development mode's JWT secret: made once and kept in the data directory, so the
- * admin header printed at start-up stays valid across restarts. Never used in production.
+ * The JWT secret when JWT_SECRET is unset (development, on either database): made once and kept
+ * in the data directory, so tokens printed earlier stay valid across restarts until they expire
+ * or the directory is deleted. Never used in production, where JWT_SECRET is required.
  */
 export function developmentSecret(dataDir: string): string {
   const path = join(dataDir, 'dev-jwt-secret');
@@ -18,4 +19,21 @@ export function developmentSecret(dataDir: string): string {
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path, secret, { mode: 0o600 });
   return secret;
+}
+
+/** The secret user tokens are signed with: JWT_SECRET, else the development secret. */
+export function resolveJwtSecret(config: { jwtSecret: string | undefined; dataDir: string }): string {
+  return config.jwtSecret ?? developmentSecret(config.dataDir);
+}
+
+/** Where the secret comes from, in words, for what the token command and the banner print. */
+export function jwtSecretSource(config: { jwtSecret: string | undefined; dataDir: string }): string {
+  return config.jwtSecret === undefined
+    ? `the development secret in ${join(config.dataDir, 'dev-jwt-secret')}`
+    : 'JWT_SECRET';
+}
+
+/** The header a person pastes: GraphiQL's Headers tab takes this JSON as it is. */
+export function authorizationHeader(token: string): string {
+  return `{"Authorization": "Bearer ${token}"}`;
 }

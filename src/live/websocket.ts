@@ -34,6 +34,9 @@ export function attachGraphQLWebSocket(params: {
     path: params.path,
     maxPayload: params.maxMessageBytes,
   });
+  // ws repeats the HTTP server's errors (a port in use) as its own, which would throw with no
+  // listener; the code that makes the server listen reports them.
+  wss.on('error', () => {});
   useServer<Record<string, unknown>, { principal: Principal }>(
     {
       onConnect: async (ctx) => {

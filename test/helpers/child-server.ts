@@ -10,7 +10,15 @@ export type ChildServerOptions = {
   database: { url: string } | { dataDir: string };
   /** Default: a free port, kept across restarts. */
   port?: number;
-  env?: Record<string, string>;
+  /** Added to (or, undefined, removed from) the server's environment. */
+  env?: Record<string, string | undefined>;
+  /**
+   * How the server is started: `node` (default) runs src/server.ts under the tests' Node with
+   * tsx's loader; `npm-start` runs `npm start`, the production start, and `pid()` is npm's.
+   */
+  command?: 'node' | 'npm-start';
+  /** How long start() waits for /ready (default 45 s). */
+  readyTimeoutMs?: number;
 };
 
 export type ChildServer = {
@@ -51,7 +59,7 @@ export async function childServer(options: ChildServerOptions): Promise<ChildSer
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-20_000);
   };
-  const env: Record<string, string> = {
+  const env: Record<string, string | undefined> = {
     // Only what the server needs: no DATABASE_URL or secrets leaking in from the test's environment.
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -93,9 +101,15 @@ export async function childServer(options: ChildServerOptions): Promise<ChildSer
     running: () => !!child && child.exitCode === null && child.signalCode === null,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) throw new Error('already running');
-      const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      const [file, args] =
+        options.command === 'npm-start'
+          ? ['npm', ['start']]
+          : [process.execPath, ['--import', 'tsx', 'src/server.ts']];
+      const proc = spawn(file, args, {
         cwd: ROOT,
-        env,
+        env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
+        // npm's own process group, so a SIGKILL reaches the server npm started too.
+        detached: options.command === 'npm-start',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;
@@ -110,14 +124,18 @@ export async function childServer(options: ChildServerOptions): Promise<ChildSer
       });
       try {
         // Generous: a PGlite first start runs initdb, and CI runs other suites beside this one.
-        await waitReady(Date.now() + 45_000);
+        await waitReady(Date.now() + (options.readyTimeoutMs ?? 45_000));
       } catch (error) {
         await server.kill('SIGKILL');
         throw error;
       }
     },
     async kill(signal = 'SIGKILL') {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child && child.exitCode === null && child.signalCode === null) {
+        if (signal === 'SIGKILL' && options.command === 'npm-start' && child.pid)
+          process.kill(-child.pid, signal);
+        else child.kill(signal);
+      }
       await exited;
     },
     output: () => log,
