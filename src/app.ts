@@ -10,6 +10,7 @@ import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
 import { isConnectionLoss } from './db/connection-loss.ts';
 import { AppError, unauthenticated } from './errors.ts';
+import { graphiqlOptions, renderGraphiQL } from './http/graphiql.ts';
 import {
   clientDocuments,
   DEFAULT_MAX_BODY_BYTES,
@@ -18,6 +19,7 @@ import {
   refuseOversizedBody,
 } from './http/hardening.ts';
 import { healthHandler, readyHandler } from './http/health.ts';
+import { landingPageRoutes } from './http/landing-page.ts';
 import { createApiKeyGate } from './keys/request-gate.ts';
 import type { KeyServices } from './keys/services.ts';
 import type { LiveServices } from './live/live-services.ts';
@@ -122,7 +124,9 @@ export function createApp(deps: AppDeps): App {
     // stream, a cost paid by every request for a check that can no longer fail.
     maxRequestBodySize: false,
     landingPage: false,
-    graphiql: deps.production ? false : { title: 'Meterline' },
+    // Served from the package (no CDN), with the admin header pre-filled on this machine.
+    graphiql: deps.production ? false : graphiqlOptions(deps.auth),
+    renderGraphiQL,
     logging: {
       debug: (...args) => log.debug(args.join(' ')),
       info: (...args) => log.info(args.join(' ')),
@@ -186,6 +190,7 @@ export function createApp(deps: AppDeps): App {
     }),
     ...dashboardRoutes(),
     '/metrics': observability.metricsHandler,
+    ...landingPageRoutes({ production: deps.production, schema }),
   };
 
   const server = createServer((req, res) => {
