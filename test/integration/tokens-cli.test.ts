@@ -59,11 +59,11 @@ describe.each(testDatabases())('tokens with a configured JWT_SECRET on %s', (kin
       expect(seeded).toContain('Loaded the demo data set');
       const seedHeader = headerIn(seeded);
 
-      const alice = (await npm('token', '--', '--sub', 'alice', '--raw')).trim();
+      const newcomer = (await npm('token', '--', '--sub', 'newcomer', '--raw')).trim();
       const adminOutput = await npm('token', '--', '--admin');
       expect(adminOutput).toContain('Token for admin (platform admin)');
       const tokenHeader = headerIn(adminOutput);
-      for (const token of [alice, seedHeader.slice(7), tokenHeader.slice(7)]) {
+      for (const token of [newcomer, seedHeader.slice(7), tokenHeader.slice(7)]) {
         const claims = decodeJwt(token);
         expect(typeof claims.iat).toBe('number');
         expect(typeof claims.exp).toBe('number');
@@ -92,9 +92,9 @@ describe.each(testDatabases())('tokens with a configured JWT_SECRET on %s', (kin
           data: { viewer: { userId: 'admin', isPlatformAdmin: true }, org: { slug: 'acme' } },
         });
       }
-      // Alice is no admin and no member of acme: it reads as null.
-      expect(await ask(`Bearer ${alice}`)).toEqual({
-        data: { viewer: { userId: 'alice', isPlatformAdmin: false }, org: null },
+      // A user who is no admin and no member of acme: it reads as null.
+      expect(await ask(`Bearer ${newcomer}`)).toEqual({
+        data: { viewer: { userId: 'newcomer', isPlatformAdmin: false }, org: null },
       });
     } finally {
       await server.kill('SIGKILL');
