@@ -52,7 +52,9 @@ describe('configuration', () => {
   it('makes user admin a platform admin in development only, whatever the database and secret', () => {
     const secret = 'x'.repeat(32);
     expect(loadConfig({}).adminUserIds).toEqual(['admin']);
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', JWT_SECRET: secret }).adminUserIds).toEqual(['admin']);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', JWT_SECRET: secret }).adminUserIds).toEqual([
+      'admin',
+    ]);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).adminUserIds).toEqual([]);
     expect(loadConfig({ NODE_ENV: 'test' }).adminUserIds).toEqual([]);
     // Set, even empty, it is exactly that list.
