@@ -18,11 +18,11 @@ export type DeliveryFailure =
   | 'NETWORK';
 
 export class DeliveryError extends Error {
-  constructor(
-    readonly failure: DeliveryFailure,
-    message: string,
-  ) {
+  readonly failure: DeliveryFailure;
+
+  constructor(failure: DeliveryFailure, message: string) {
     super(message);
+    this.failure = failure;
     this.name = 'DeliveryError';
   }
 }
