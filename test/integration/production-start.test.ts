@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, get, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,11 +42,12 @@ function alive(pid: number): boolean {
  * A recordUsage request whose body is sent in two halves: after `start` the server is reading
  * it (the request is in flight), `finish` sends the rest and resolves with the answer.
  */
-function splitRequest(url: string, body: string) {
+function splitRequest(url: string, body: string, agent: Agent) {
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
   let answer!: Promise<{ status: number; body: string }>;
   const req = request(`${url}/graphql`, {
+    agent,
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -140,6 +141,21 @@ describe.each(testDatabases())('SIGTERM to npm start on %s', (kind) => {
       const deadline = Date.now() + 20_000;
       while (!received.includes('usageUpdated') && Date.now() < deadline) await pause(50);
 
+      // One connection per batch, accepted by the server before the batches start (a connection
+      // still in the kernel's queue when the listener closes is reset, not drained).
+      const agent = new Agent({ keepAlive: true, maxSockets: BATCHES });
+      await Promise.all(
+        Array.from(
+          { length: BATCHES },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              get(`${server.url}/health`, { agent }, (res) => {
+                res.resume();
+                res.on('end', resolve);
+              }).on('error', reject);
+            }),
+        ),
+      );
       const batches = Array.from({ length: BATCHES }, () => {
         const events = Array.from({ length: EVENTS }, () => ({
           id: randomUUID(),
@@ -150,10 +166,11 @@ describe.each(testDatabases())('SIGTERM to npm start on %s', (kind) => {
         return splitRequest(
           server.url,
           JSON.stringify({ query: RECORD_USAGE, variables: { input: { events } } }),
+          agent,
         );
       });
       await Promise.all(batches.map((b) => b.started));
-      await pause(100); // every connection accepted and its request being read
+      await pause(1_000); // every request's headers parsed: it is in flight, not an idle connection
 
       process.kill(npm, 'SIGTERM');
       await pause(300); // the server is draining: it closed its listener
