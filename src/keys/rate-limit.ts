@@ -7,11 +7,14 @@ import {
   type RateLimiterRes,
 } from 'rate-limiter-flexible';
 
-/** Plans give a request rate per minute: one fixed window of 60 s per key. */
+/**
+ * Plans give a request rate per minute, for the org as a whole: one fixed window of 60 s per org,
+ * shared by all its API keys (a key per client must not multiply the plan's rate).
+ */
 const WINDOW_SECONDS = 60;
-const KEY_PREFIX = 'meterline:rl:key';
+const KEY_PREFIX = 'meterline:rl:org';
 
-/** A key's request-rate state after one request was counted. */
+/** An org's request-rate state after one request was counted. */
 export type RateLimitState = {
   /** Requests per window (the plan's rateLimitPerMinute). */
   limit: number;
@@ -27,16 +30,16 @@ export type RateLimitState = {
 };
 
 /**
- * Counts requests per API key against its plan's rate, with rate-limiter-flexible: in memory on
+ * Counts requests per org against its plan's rate, with rate-limiter-flexible: in memory on
  * one instance, in Redis when REDIS_URL is set so every instance shares one count. When Redis is
  * unreachable or slow each instance falls back to its own in-memory count (the insurance
  * limiter): neither "allow everything" nor "deny everything", and the service keeps answering.
  */
 export class RequestRateLimiter {
   /**
-   * One count per key for every rate: the limiter only counts (its `points` is never reached),
+   * One count per org for every rate: the limiter only counts (its `points` is never reached),
    * and each request is judged against the rate its caller gives. A limiter per rate would keep
-   * a count per rate in memory, so a plan change (another rate) would start the key's window
+   * a count per rate in memory, so a plan change (another rate) would start the org's window
    * again from zero.
    */
   private readonly counter: RateLimiterAbstract;
@@ -58,11 +61,11 @@ export class RequestRateLimiter {
       : memory;
   }
 
-  /** Counts one request of `keyId` against `limit` requests per minute. */
-  async consume(keyId: string, limit: number): Promise<RateLimitState> {
+  /** Counts one request of an org (any of its keys) against `limit` requests per minute. */
+  async consume(orgId: string, limit: number): Promise<RateLimitState> {
     const started = Date.now();
     // Counted whether allowed or not, as rate-limiter-flexible counts a refused request.
-    const res: RateLimiterRes = await this.counter.consume(keyId, 1);
+    const res: RateLimiterRes = await this.counter.consume(orgId, 1);
     const allowed = res.consumedPoints <= limit;
     const msLeft = Math.max(0, res.msBeforeNext);
     return {
@@ -76,16 +79,17 @@ export class RequestRateLimiter {
   }
 
   /**
-   * Takes back one counted request of `keyId` (one that turned out not to be the key's). Best
-   * effort: a count that cannot be given back only leaves the key one request fewer this window.
+   * Takes back one counted request of an org (one made with a secret that turned out not to be a
+   * live key of it). Best effort: a count that cannot be given back only leaves the org one
+   * request fewer this window.
    */
-  async giveBack(keyId: string): Promise<void> {
-    await this.counter.reward(keyId, 1).catch(() => {});
+  async giveBack(orgId: string): Promise<void> {
+    await this.counter.reward(orgId, 1).catch(() => {});
   }
 
   /**
    * A request already counted (`taken`), judged against another limit: the plan's rate changed
-   * between the read it was counted under and now. Counts nothing again (every limit of a key
+   * between the read it was counted under and now. Counts nothing again (every limit of an org
    * shares one count, see `counter`).
    */
   rejudge(taken: RateLimitState, limit: number): RateLimitState {

@@ -15,7 +15,8 @@ type Outcome = { principal: Principal; rate: RateLimitState | null } | { failure
  * onRequest, before parsing), so invalid documents are counted and refused too:
  * 1. authenticates the key (one indexed read by hash; no cache, so revocation is immediate),
  * 2. notes the use for `lastUsedAt` (written in batches, see last-used.ts),
- * 3. counts the request against the plan's rate; past it, answers 429 right away,
+ * 3. counts the request against the plan's rate, which the org's keys share; past it, answers 429
+ *    right away,
  * 4. puts the rate-limit headers on whatever response the request gets (onResponse).
  * The context factory then takes the principal from here (`principalFor`).
  */
@@ -36,7 +37,7 @@ export function createApiKeyGate(deps: {
     const rate =
       auth.rateLimitPerMinute === null
         ? null
-        : await deps.keys.limiter.consume(auth.key.id, auth.rateLimitPerMinute);
+        : await deps.keys.limiter.consume(auth.org.id, auth.rateLimitPerMinute);
     return { principal: apiKeyPrincipal(auth), rate };
   }
 
@@ -77,7 +78,7 @@ export function createApiKeyGate(deps: {
         deps.onRateLimited?.('websocket');
         throw new AppError(
           'RATE_LIMITED',
-          `Rate limit of ${outcome.rate.limit} requests a minute for this API key reached.`,
+          `Rate limit of ${outcome.rate.limit} requests a minute for this org's API keys reached.`,
         );
       }
       return outcome.principal;
@@ -93,7 +94,7 @@ function rateLimitedResponse(Response: typeof globalThis.Response, request: Requ
   const body = {
     errors: [
       {
-        message: `Rate limit of ${rate.limit} requests a minute for this API key reached: retry in ${retryAfter} s.`,
+        message: `Rate limit of ${rate.limit} requests a minute for this org's API keys reached: retry in ${retryAfter} s.`,
         extensions: { code: 'RATE_LIMITED', retryAfter, limit: rate.limit },
       },
     ],

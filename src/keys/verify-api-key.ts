@@ -35,8 +35,8 @@ type VerifyParams = { key: string; cost: bigint; idempotencyKey?: string | null;
  * The gateway's one call per end-customer request: authenticate the key, apply its plan's
  * request rate, then the monthly `api_calls` quota, counting `cost` calls when allowed.
  * - The rate counts requests: one per call whatever `cost` is (a rate is requests a minute; cost
- *   is what the request is worth in api_calls). It shares its count with the key's own requests
- *   to Meterline: a key has one rate.
+ *   is what the request is worth in api_calls). It shares its count with the requests of the
+ *   org's keys to Meterline: an org has one rate, whatever its number of keys.
  * - Checks stop at the first refusal: a rate-limited call is not checked against nor counted in
  *   the quota; a key that is not valid counts nothing.
  * - The quota consumption is exactly once per `idempotencyKey` when the caller gives one (a
@@ -76,9 +76,9 @@ export async function verifyApiKey(deps: VerifyDeps, params: VerifyParams): Prom
 
 /**
  * The request rate an attempt already took for this call: the state, or null (the copy had no
- * limit), and the key it was counted on.
+ * limit), and the org it was counted on.
  */
-type TakenRate = { state: RateLimitState | null; keyId: string };
+type TakenRate = { state: RateLimitState | null; orgId: string };
 
 /**
  * The call of a key seen valid before, counted by a write that confirms the key. Answers its
@@ -96,9 +96,9 @@ async function verifyKnownKey(
   const rateLimit =
     entry.rateLimitPerMinute === null
       ? null
-      : await deps.keys.limiter.consume(identity.keyId, entry.rateLimitPerMinute);
+      : await deps.keys.limiter.consume(identity.orgId, entry.rateLimitPerMinute);
   // A refusal is never taken from the copy: the read of the key judges it with the plan's rate now.
-  if (rateLimit && !rateLimit.allowed) return { taken: { state: rateLimit, keyId: identity.keyId } };
+  if (rateLimit && !rateLimit.allowed) return { taken: { state: rateLimit, orgId: identity.orgId } };
   const answer = await deps.consumptions.consumeAsKey({
     ...consumption,
     orgId: identity.orgId,
@@ -106,7 +106,7 @@ async function verifyKnownKey(
   });
   // Not confirmed, or not decided here (the org is gone, a bad quantity): the read of the key
   // answers, and decides again with the same event id (nothing of it was written).
-  if (answer === KEY_UNCONFIRMED || !answer.ok) return { taken: { state: rateLimit, keyId: identity.keyId } };
+  if (answer === KEY_UNCONFIRMED || !answer.ok) return { taken: { state: rateLimit, orgId: identity.orgId } };
   deps.keys.lastUsed.touch({ keyId: identity.keyId, orgId: identity.orgId, at: params.now });
   return {
     result: ok(quotaAnswer({ org: entry.org, scopes: [...identity.scopes], rateLimit }, answer.value)),
@@ -126,9 +126,9 @@ async function verifyFromDatabase(
 ): Promise<Result<Verification>> {
   const auth = await authenticateApiKey(deps.db, { secret: params.key, now: params.now });
   // A secret the copy knew but the key no longer has (rotated away, revoked, expired) was counted
-  // on the key's rate: given back, or the old secret would use up its successor's requests.
+  // on the org's rate: given back, or the old secret would use up the org's live keys' requests.
   const giveBack = async () => {
-    if (taken?.state) await deps.keys.limiter.giveBack(taken.keyId);
+    if (taken?.state) await deps.keys.limiter.giveBack(taken.orgId);
   };
   if (auth.status === 'NOT_FOUND') {
     if (isSecretFormat(params.key)) deps.keys.identities.forget(hashSecret(params.key));
@@ -156,7 +156,7 @@ async function verifyFromDatabase(
       ? null
       : taken?.state
         ? deps.keys.limiter.rejudge(taken.state, limit)
-        : await deps.keys.limiter.consume(key.id, limit);
+        : await deps.keys.limiter.consume(auth.org.id, limit);
   if (rateLimit && !rateLimit.allowed) return ok(refused('RATE_LIMITED', { ...known, rateLimit }));
 
   if (!consumption.ok) return consumption;

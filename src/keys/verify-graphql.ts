@@ -7,7 +7,8 @@ import type { RateLimitState } from './rate-limit.ts';
 import { verifyApiKey } from './verify-api-key.ts';
 
 export const RateLimitStateRef = builder.objectRef<RateLimitState>('RateLimitState').implement({
-  description: "A key's request rate in the current one-minute window, after counting this request.",
+  description:
+    "The request rate of the key's org (all its keys together) in the current one-minute window, after counting this request.",
   fields: (t) => ({
     limit: t.exposeInt('limit', { description: "Requests a minute (the plan's rateLimitPerMinute)." }),
     remaining: t.exposeInt('remaining'),

@@ -10,7 +10,9 @@ const UpdatePlanInput = builder.inputType('UpdatePlanInput', {
     name: t.string(),
     basePrice: t.field({ type: 'Decimal' }),
     active: t.boolean({ description: 'false: no new org can be put on the plan; orgs on it stay.' }),
-    rateLimitPerMinute: t.int({ description: 'API-key requests per minute; null: no limit.' }),
+    rateLimitPerMinute: t.int({
+      description: "Requests per minute by the org's API keys together; null: no limit.",
+    }),
     entitlements: t.field({
       type: [EntitlementInput],
       description: "Each listed metric's entitlement is added or replaced; metrics not listed are kept.",

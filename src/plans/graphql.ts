@@ -103,7 +103,8 @@ PlanRef.implement({
     active: t.exposeBoolean('active'),
     rateLimitPerMinute: t.exposeInt('rateLimitPerMinute', {
       nullable: true,
-      description: 'API-key requests per minute; null: no request-rate limit.',
+      description:
+        "Requests per minute by an org's API keys together (one count per org, whatever its number of keys); null: no request-rate limit.",
     }),
     entitlements: t.field({
       type: [EntitlementRef],

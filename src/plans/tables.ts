@@ -22,7 +22,7 @@ export const plans = pgTable(
     /** Base price per month, exact, in `currency` (not minor units). */
     basePrice: decimalAmount('base_price').notNull(),
     currency: text('currency').notNull().default('USD'),
-    /** API-key request rate: requests per minute. Null: no request-rate limit. */
+    /** Request rate of an org's API keys together: requests per minute. Null: no request-rate limit. */
     rateLimitPerMinute: integer('rate_limit_per_minute'),
     active: boolean('active').notNull().default(true),
     createdAt: instant('created_at').notNull().defaultNow(),

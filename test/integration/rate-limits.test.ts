@@ -72,12 +72,14 @@ describe.each(testDatabases())('request rate limits on %s', (kind) => {
       const org = await createTestOrg(server, 'free');
       const key = await createTestKey(server, org);
       await expect61stRefused(server.url, key.secret);
-      // Keys are limited one by one: another key of the same org still has its own minute.
+      // The plan's rate is the org's: another key of the same org has nothing left this minute.
       const other = await createTestKey(server, org);
-      expect((await asKey(server.url, other.secret)).status).toBe(200);
+      const refused = await asKey(server.url, other.secret);
+      expect(refused.status).toBe(429);
+      expectHeaders(refused.headers, 60, 0);
     });
 
-    it("keeps a key's count across a plan change: pro to free past 60 requests is refused", async () => {
+    it("keeps the org's count across a plan change: pro to free past 60 requests is refused", async () => {
       const org = await createTestOrg(server, 'pro');
       const key = await createTestKey(server, org);
       const statuses = await burst(server.url, key.secret, 100);
