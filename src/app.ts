@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.ts';
-import { type AuthSettings, bearerCredential, requestCredential, resolveCredential } from './auth/tokens.ts';
+import { type AuthSettings, requestCredential, resolveCredential } from './auth/tokens.ts';
 import { type Clock, createContext, type RequestSettings } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
@@ -22,6 +22,7 @@ import { healthHandler, readyHandler } from './http/health.ts';
 import { landingPageRoutes } from './http/landing-page.ts';
 import { createApiKeyGate } from './keys/request-gate.ts';
 import type { KeyServices } from './keys/services.ts';
+import { type CredentialCheck, createCredentials } from './live/credentials.ts';
 import type { LiveServices } from './live/live-services.ts';
 import { attachGraphQLWebSocket } from './live/websocket.ts';
 import { requestScope } from './logger.ts';
@@ -108,8 +109,10 @@ export function createApp(deps: AppDeps): App {
     db: deps.database.db,
     keys: deps.keys,
     clock: deps.clock,
+    access: deps.live.access,
     onRateLimited: (source) => metrics.rateLimited(source),
   });
+  const credentials = createCredentials({ auth: deps.auth, gate: apiKeyGate });
   const yoga = createYoga({
     schema,
     plugins: [
@@ -155,11 +158,12 @@ export function createApp(deps: AppDeps): App {
       },
     },
     context: async (initial) => {
-      // A WebSocket operation arrives with the principal its connection authenticated.
-      const principal =
-        (initial as { principal?: Principal }).principal ?? (await httpPrincipal(initial.request));
+      // A WebSocket operation arrives with the principal its socket's credential admitted it as.
+      const socket = initial as { principal?: Principal; credential?: CredentialCheck };
+      const principal = socket.principal ?? (await httpPrincipal(initial.request));
       return createContext({
         principal,
+        credential: socket.credential ?? credentials.forRequest(initial.request),
         db: deps.database.db,
         clock: deps.clock,
         settings: deps.settings,
@@ -220,12 +224,7 @@ export function createApp(deps: AppDeps): App {
     log,
     maxMessageBytes: maxBodyBytes,
     // The same credential as over HTTP, in the connection parameters: { authorization: 'Bearer ...' }.
-    authenticate: async (authorization) => {
-      const credential = typeof authorization === 'string' ? bearerCredential(authorization) : undefined;
-      const resolved = await resolveCredential(credential, deps.auth);
-      if (resolved.ok === false) throw unauthenticated(resolved.reason);
-      return resolved.ok === 'apiKey' ? apiKeyGate.principalForSecret(resolved.key) : resolved.principal;
-    },
+    authenticate: (authorization) => credentials.forSocket(authorization),
   });
 
   return {

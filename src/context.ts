@@ -3,6 +3,7 @@ import type { Principal } from './auth/principal.ts';
 import { type OrgRole, roleAtLeast } from './auth/roles.ts';
 import type { Db } from './db/client.ts';
 import type { KeyServices } from './keys/services.ts';
+import type { CredentialCheck } from './live/credentials.ts';
 import type { LiveServices } from './live/live-services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { ServiceMetrics } from './observability/index.ts';
@@ -29,6 +30,8 @@ export type Clock = () => Date;
 
 export type Context = {
   principal: Principal;
+  /** The credential the principal came from, checked again by what outlives one operation. */
+  credential?: CredentialCheck;
   db: Db;
   clock: Clock;
   loaders: Loaders;
@@ -85,6 +88,7 @@ export function createAccess(principal: Principal, loaders: Loaders): Access {
 
 export type ContextInput = {
   principal: Principal;
+  credential?: CredentialCheck;
   db: Db;
   clock: Clock;
   settings: RequestSettings;

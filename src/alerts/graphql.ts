@@ -3,6 +3,7 @@ import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { badInput } from '../errors.ts';
+import { guardLiveStream, type Lapse, unlessLapsed } from '../live/credential-guard.ts';
 import { authorizeLiveOrg } from '../live/graphql.ts';
 import { Queue } from '../live/queue.ts';
 import { BillingPeriodRef, OrgRef } from '../orgs/graphql.ts';
@@ -105,8 +106,8 @@ builder.subscriptionFields((t) => ({
           .catch((error: unknown) => log.error({ err: error }, 'usage alerts: reading an alert failed'));
       });
       const untrack = live.trackStream(() => void queue.return());
-      return queue;
+      return guardLiveStream(ctx, org.id, queue);
     },
-    resolve: (alert: UsageAlertRow) => alert,
+    resolve: (alert: UsageAlertRow | Lapse) => unlessLapsed(alert),
   }),
 }));

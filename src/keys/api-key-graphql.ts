@@ -163,7 +163,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: KeyIdInput('RevokeApiKeyInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const key = await requireManagedKey(ctx, String(input.id));
-      const revoked = await revokeApiKey(ctx.db, {
+      const revoked = await revokeApiKey(ctx, {
         orgId: key.orgId,
         keyId: key.id,
         now: ctx.clock(),
@@ -180,7 +180,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const key = await requireManagedKey(ctx, String(input.id));
       const actor = actorOf(ctx.principal);
-      return unwrap(await rotateApiKey(ctx.db, { orgId: key.orgId, keyId: key.id, now: ctx.clock(), actor }));
+      return unwrap(await rotateApiKey(ctx, { orgId: key.orgId, keyId: key.id, now: ctx.clock(), actor }));
     },
   }),
 }));

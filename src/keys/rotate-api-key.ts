@@ -1,5 +1,7 @@
 import type { Db } from '../db/client.ts';
 import { conflict, notFound } from '../errors.ts';
+import { orgAccessChanged } from '../live/access-changes.ts';
+import type { LiveServices } from '../live/live-services.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { auditKey, type KeyWithSecret } from './create-api-key.ts';
 import { apiKeyInOrg, replaceSecret } from './repository.ts';
@@ -7,13 +9,15 @@ import { generateSecret } from './secret.ts';
 
 /**
  * Gives a key a new secret. The key keeps its id, name, scopes and expiry; the old secret stops
- * working at once (its hash is overwritten). A revoked or expired key cannot be rotated: it is
+ * working at once (its hash is overwritten; open sockets and running subscriptions with it hear of
+ * it over the live bus). A revoked or expired key cannot be rotated: it is
  * dead, and bringing it back would surprise whoever revoked it; create a new key instead.
  */
 export async function rotateApiKey(
-  db: Db,
+  deps: { db: Db; live: Pick<LiveServices, 'accessChanged'> },
   params: { orgId: string; keyId: string; now: Date; actor: string },
 ): Promise<Result<KeyWithSecret>> {
+  const { db } = deps;
   const key = await apiKeyInOrg(db, params);
   if (!key) return fail(notFound(`API key ${JSON.stringify(params.keyId)}`));
   if (key.revokedAt !== null) return fail(conflict(`API key ${key.prefix} is revoked: create a new key.`));
@@ -30,5 +34,6 @@ export async function rotateApiKey(
   });
   // Revoked between our read and the update.
   if (!apiKey) return fail(conflict(`API key ${key.prefix} is revoked: create a new key.`));
+  orgAccessChanged(deps, orgId);
   return ok({ apiKey, secret });
 }

@@ -9,6 +9,11 @@ export type LiveMessage =
   /** A usage alert was fired (stored once); receivers load it by id. */
   | { t: 'alert'; orgId: string; alertId: string }
   /**
+   * Who may act for the org changed (a key revoked or rotated, a membership changed or removed):
+   * open sockets and running subscriptions of the org check their credential again.
+   */
+  | { t: 'access'; orgId: string }
+  /**
    * The link to the other instances was lost and is back: messages may have been missed, so every
    * live view re-reads its state. Made locally, never sent.
    */
@@ -55,6 +60,7 @@ export function decodeMessage(payload: string): LiveMessage | null {
   try {
     const m = JSON.parse(payload) as Partial<LiveMessage> & Record<string, unknown>;
     if (m.t === 'usage' && typeof m.orgId === 'string') return { t: 'usage', orgId: m.orgId };
+    if (m.t === 'access' && typeof m.orgId === 'string') return { t: 'access', orgId: m.orgId };
     if (m.t === 'alert' && typeof m.orgId === 'string' && typeof m.alertId === 'string') {
       return { t: 'alert', orgId: m.orgId, alertId: m.alertId };
     }

@@ -3,6 +3,7 @@ import type { Context } from '../context.ts';
 import { forbidden } from '../errors.ts';
 import { requireVisibleOrg } from '../orgs/graphql.ts';
 import { OrgUsageRef } from '../usage/graphql.ts';
+import { guardLiveStream, type Lapse, unlessLapsed } from './credential-guard.ts';
 import type { OrgUsageSnapshot } from './read-usage.ts';
 
 /**
@@ -26,8 +27,8 @@ builder.subscriptionFields((t) => ({
     args: { orgId: t.arg.id({ required: true }) },
     subscribe: async (_root, { orgId }, ctx) => {
       const org = await authorizeLiveOrg(ctx, String(orgId));
-      return ctx.live.usage.subscribe(org.id);
+      return guardLiveStream(ctx, org.id, ctx.live.usage.subscribe(org.id));
     },
-    resolve: (snapshot: OrgUsageSnapshot) => snapshot,
+    resolve: (snapshot: OrgUsageSnapshot | Lapse) => unlessLapsed(snapshot),
   }),
 }));

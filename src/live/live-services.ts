@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../context.ts';
 import type { Database } from '../db/client.ts';
+import { AccessChanges } from './access-changes.ts';
 import { type LiveBus, memoryBus } from './bus.ts';
 import { postgresBus } from './postgres-bus.ts';
 import { type OrgUsageSnapshot, readOrgUsage } from './read-usage.ts';
@@ -20,6 +21,13 @@ export type LiveServices = {
    */
   usageChanged(orgIds: readonly string[]): void;
   onUsageChanged(hook: UsageChangeHook): void;
+  /** Changes to who may act for an org, as this instance has heard of them. */
+  access: AccessChanges;
+  /**
+   * Call after a transaction that changed who may act for the org has committed (see
+   * `orgAccessChanged`): this instance notes it at once, every other one when the bus delivers it.
+   */
+  accessChanged(orgId: string): void;
   /** Registers another kind of live stream to end at shutdown; returns the unregister function. */
   trackStream(end: () => void): () => void;
   /** The streams `trackStream` holds now (usageAlert subscriptions), for metrics. */
@@ -61,6 +69,7 @@ export async function createLiveServices(params: {
     minIntervalMs: params.minIntervalMs,
     read: (orgId) => readOrgUsage(database.db, { orgId, clock, billingEnabled }),
   });
+  const access = new AccessChanges(bus);
   const hooks: UsageChangeHook[] = [];
   const streams = new Set<() => void>();
   const endStreams = () => {
@@ -76,6 +85,11 @@ export async function createLiveServices(params: {
       for (const hook of hooks) hook(orgIds);
     },
     onUsageChanged: (hook) => void hooks.push(hook),
+    access,
+    accessChanged(orgId) {
+      access.changed(orgId);
+      bus.publish({ t: 'access', orgId });
+    },
     trackStream(end) {
       streams.add(end);
       return () => streams.delete(end);
@@ -85,6 +99,7 @@ export async function createLiveServices(params: {
     async close() {
       endStreams();
       usage.close();
+      access.close();
       await bus.close();
     },
   };

@@ -2,6 +2,7 @@ import { actorOf, writeAudit } from '../admin/audit.ts';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
 import { badInput, forbidden } from '../errors.ts';
+import { orgAccessChanged } from '../live/access-changes.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { ensureUser, type MembershipRow, membershipsByUserIds, upsertMembership } from './repository.ts';
 
@@ -10,7 +11,7 @@ import { ensureUser, type MembershipRow, membershipsByUserIds, upsertMembership 
  * someone OWNER; ADMINs may add VIEWER, MEMBER and ADMIN.
  */
 export async function addMember(
-  ctx: Pick<Context, 'db' | 'access' | 'principal' | 'clock'>,
+  ctx: Pick<Context, 'db' | 'access' | 'principal' | 'clock' | 'live'>,
   params: { orgId: string; userId: string; role: OrgRole },
 ): Promise<Result<MembershipRow>> {
   const userId = params.userId.trim();
@@ -33,5 +34,7 @@ export async function addMember(
     });
     return after;
   });
+  // A role change can take away what a live stream of the org was allowed (and a removal does).
+  orgAccessChanged(ctx, params.orgId);
   return ok(membership);
 }

@@ -170,3 +170,71 @@ export function sseSubscribe<T = UsagePush>(
 export function usedIn(r: GraphQLResponse<UsagePush>, metric = 'api_calls'): number | undefined {
   return r.data?.usageUpdated.metrics.find((m) => m.metric.key === metric)?.used;
 }
+
+/** One graphql-ws socket kept open across operations, as a long-lived client keeps it. */
+export type WsSession = {
+  /** Runs one query or mutation on the socket: its result, or the errors it was refused with. */
+  run<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<T>>;
+  /** Starts a subscription on the socket. */
+  subscribe<T = UsagePush>(query: string, variables: Record<string, unknown>): Subscription<T>;
+  /** Set when the socket closed: its close code. */
+  closedWith(): number | undefined;
+  close(): Promise<void>;
+};
+
+export function wsSession(baseUrl: string, auth?: string): WsSession {
+  let closedCode: number | undefined;
+  const client: Client = createClient({
+    url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: auth ? { authorization: `Bearer ${auth}` } : {},
+    retryAttempts: 0,
+    lazy: false,
+    // The close is recorded (closedWith); graphql-ws would print it.
+    onNonLazyError: () => {},
+    on: {
+      closed: (event) => {
+        closedCode = (event as { code?: number }).code;
+      },
+    },
+  });
+  return {
+    run<T>(query: string, variables: Record<string, unknown> = {}) {
+      return new Promise<GraphQLResponse<T>>((resolve, reject) => {
+        let result: GraphQLResponse<T> | undefined;
+        client.subscribe<T>(
+          { query, variables },
+          {
+            next: (r) => {
+              result = r as GraphQLResponse<T>;
+            },
+            // Refused before it ran: graphql-ws answers an `error` message with the errors.
+            error: (e) =>
+              Array.isArray(e)
+                ? resolve({ errors: e as GraphQLResponse<T>['errors'] })
+                : reject(e instanceof Error ? e : new Error(`socket ended: ${JSON.stringify(e)}`)),
+            complete: () => (result ? resolve(result) : reject(new Error('completed without a result'))),
+          },
+        );
+      });
+    },
+    subscribe<T>(query: string, variables: Record<string, unknown>) {
+      const sub = collector<T>();
+      const dispose = client.subscribe<T>(
+        { query, variables },
+        {
+          next: (r) => sub.push(r as GraphQLResponse<T>),
+          error: (e) => sub.end(`error ${e instanceof Error ? e.message : JSON.stringify(e)}`),
+          complete: () => sub.end('complete'),
+        },
+      );
+      sub.onClose(() => dispose());
+      return sub;
+    },
+    closedWith: () => closedCode,
+    close: () => client.dispose() as Promise<void>,
+  };
+}
