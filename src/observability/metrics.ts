@@ -86,7 +86,7 @@ export function createMetrics(deps: {
   });
   const rateLimited = new Counter({
     name: 'meterline_rate_limited_total',
-    help: "Refusals for an API key's request rate, by source: http (429), websocket (connection refused), verifyApiKey (an end customer's key, answered RATE_LIMITED).",
+    help: "Refusals for an org's request rate (its API keys together), by source: http (429), websocket (an operation on a socket, answered RATE_LIMITED), verifyApiKey (an end customer's key, answered RATE_LIMITED).",
     labelNames: ['source'] as const,
     registers,
   });
