@@ -12,19 +12,6 @@ type Enveloped = {
 };
 
 /**
- * GraphQL over WebSocket (the graphql-transport-ws protocol) on the HTTP server's own port and
- * path. The credential comes once, in the connection parameters (`{ authorization: "Bearer ..." }`),
- * and is checked on connect: a credential that is sent but not valid closes the socket (4403);
- * none at all connects as anonymous. Every operation is then authorized again, as of now, and
- * counted against the request rate as an HTTP request is: a credential that lapsed since (a key
- * revoked or rotated, a token expired) gets UNAUTHENTICATED for that operation, and the socket
- * stays open. Operations run through yoga's envelop, so error masking, the armor limits and the
- * schema are the HTTP ones; a document they refuse is answered with its errors, never by closing
- * the socket.
- * A message larger than `maxMessageBytes` (the HTTP body limit) closes the socket with 1009
- * (message too big) before it is parsed: the ws default would buffer 100 MiB.
- */
-/**
  * The error an operation refused before it ran is answered with. What graphql-ws does with an
  * exception (print it, close the socket with 4500) is for bugs; a refusal is an answer, and
  * anything else is logged and masked as over HTTP.
@@ -44,6 +31,19 @@ function refusal(error: unknown, log: Logger): GraphQLError {
   return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
+/**
+ * GraphQL over WebSocket (the graphql-transport-ws protocol) on the HTTP server's own port and
+ * path. The credential comes once, in the connection parameters (`{ authorization: "Bearer ..." }`),
+ * and is checked on connect: a credential that is sent but not valid closes the socket (4403);
+ * none at all connects as anonymous. Every operation is then authorized again, as of now, and
+ * counted against the request rate as an HTTP request is: a credential that lapsed since (a key
+ * revoked or rotated, a token expired) gets UNAUTHENTICATED for that operation, and the socket
+ * stays open. Operations run through yoga's envelop, so error masking, the armor limits and the
+ * schema are the HTTP ones; a document they refuse is answered with its errors, never by closing
+ * the socket.
+ * A message larger than `maxMessageBytes` (the HTTP body limit) closes the socket with 1009
+ * (message too big) before it is parsed: the ws default would buffer 100 MiB.
+ */
 export function attachGraphQLWebSocket(params: {
   server: Server;
   path: string;
