@@ -79,10 +79,13 @@ class Guarded<T> implements AsyncIterableIterator<T | Lapse> {
   private wake: (() => void) | undefined;
   private pending: Promise<IteratorResult<T>> | undefined;
 
-  constructor(
-    private readonly inner: AsyncIterableIterator<T>,
-    private readonly cleanup: () => void,
-  ) {}
+  private readonly inner: AsyncIterableIterator<T>;
+  private readonly cleanup: () => void;
+
+  constructor(inner: AsyncIterableIterator<T>, cleanup: () => void) {
+    this.inner = inner;
+    this.cleanup = cleanup;
+  }
 
   end(error: AppError): void {
     if (this.lapse || this.done) return;
