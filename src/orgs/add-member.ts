@@ -1,28 +1,36 @@
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
-import { badInput, forbidden } from '../errors.ts';
+import { badInput, notFound } from '../errors.ts';
 import { orgAccessChanged } from '../live/access-changes.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { ensureUser, type MembershipRow, membershipsByUserIds, upsertMembership } from './repository.ts';
+import { lockOrgMembers } from './admin-repository.ts';
+import { refuseMembershipChange } from './member-rules.ts';
+import { ensureUser, type MembershipRow, membershipsByOrgIds, upsertMembership } from './repository.ts';
 
 /**
- * Adds a member to an org or changes their role. Only an OWNER (or a platform admin) may make
- * someone OWNER; ADMINs may add VIEWER, MEMBER and ADMIN.
+ * Adds a member to an org or changes their role (audited). The caller's role, the member's role
+ * before and the org's OWNERs are read holding the org's member lock, so the rules of
+ * `refuseMembershipChange` hold against concurrent changes (two demotions of the last two OWNERs:
+ * one of them is refused).
  */
 export async function addMember(
-  ctx: Pick<Context, 'db' | 'access' | 'principal' | 'clock' | 'live'>,
+  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'live'>,
   params: { orgId: string; userId: string; role: OrgRole },
 ): Promise<Result<MembershipRow>> {
   const userId = params.userId.trim();
   if (userId.length === 0 || userId.length > 200)
     return fail(badInput('userId must be 1 to 200 characters.'));
-  if (params.role === 'OWNER' && !(await ctx.access.hasOrgRole(params.orgId, 'OWNER'))) {
-    return fail(forbidden('Only an OWNER of the org can add another OWNER.'));
-  }
-  const membership = await ctx.db.transaction(async (tx) => {
+  const result = await ctx.db.transaction(async (tx): Promise<Result<MembershipRow>> => {
+    if (!(await lockOrgMembers(tx, params.orgId))) return fail(notFound('Org'));
+    const members = await membershipsByOrgIds(tx, [params.orgId]);
+    const before = members.find((m) => m.userId === userId) ?? null;
+    const refused = refuseMembershipChange(ctx.principal, members, {
+      from: before?.role ?? null,
+      to: params.role,
+    });
+    if (refused) return fail(refused);
     await ensureUser(tx, userId);
-    const before = (await membershipsByUserIds(tx, [userId])).find((m) => m.orgId === params.orgId) ?? null;
     const after = await upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
     await writeAudit(tx, {
       actor: actorOf(ctx.principal),
@@ -32,9 +40,9 @@ export async function addMember(
       after: { userId, role: after.role },
       at: ctx.clock(),
     });
-    return after;
+    return ok(after);
   });
-  // A role change can take away what a live stream of the org was allowed (and a removal does).
-  orgAccessChanged(ctx, params.orgId);
-  return ok(membership);
+  // A role change can take away what a live stream of the org was allowed.
+  if (result.ok) orgAccessChanged(ctx, params.orgId);
+  return result;
 }

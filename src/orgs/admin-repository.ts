@@ -9,6 +9,16 @@ export async function lockOrg(db: Db, orgId: string): Promise<OrgRow | undefined
   return row;
 }
 
+/**
+ * Locks the org's row against other membership changes until the caller's transaction ends.
+ * NO KEY UPDATE: it serializes the changes of one org's members without blocking the inserts of
+ * rows that reference the org (their foreign-key checks take KEY SHARE).
+ */
+export async function lockOrgMembers(db: Db, orgId: string): Promise<boolean> {
+  const rows = await db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)).for('no key update');
+  return rows.length > 0;
+}
+
 export async function overrideOf(
   db: Db,
   params: { orgId: string; metricKey: string },

@@ -9,6 +9,7 @@ import { addMember } from './add-member.ts';
 import { changePlan } from './change-plan.ts';
 import { createOrg } from './create-org.ts';
 import { orgIdFromInput } from './org-id.ts';
+import { removeMember } from './remove-member.ts';
 import { type MembershipRow, type OrgRow, orgBySlug } from './repository.ts';
 
 export const OrgRoleEnum = builder.enumType('OrgRole', {
@@ -133,6 +134,13 @@ const AddMemberInput = builder.inputType('AddMemberInput', {
   }),
 });
 
+const RemoveMemberInput = builder.inputType('RemoveMemberInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    userId: t.string({ required: true }),
+  }),
+});
+
 const OrgPayload = (name: string) =>
   builder.simpleObject(name, { fields: (t) => ({ org: t.field({ type: OrgRef }) }) });
 
@@ -163,6 +171,8 @@ builder.mutationFields((t) => ({
       fields: (f) => ({ membership: f.field({ type: MembershipRef }) }),
     }),
     authScopes: { authenticated: true },
+    description:
+      "Adds a member or changes a member's role (OWNER or ADMIN of the org, audited). Only an OWNER (or a platform admin) grants, changes or removes OWNER and ADMIN; the org keeps at least one OWNER.",
     args: { input: t.arg({ type: AddMemberInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const org = await requireVisibleOrg(ctx, String(input.orgId));
@@ -172,6 +182,26 @@ builder.mutationFields((t) => ({
       return {
         membership: unwrap(await addMember(ctx, { orgId: org.id, userId: input.userId, role: input.role })),
       };
+    },
+  }),
+  removeMember: t.field({
+    type: builder.simpleObject('RemoveMemberPayload', {
+      fields: (f) => ({
+        org: f.field({ type: OrgRef }),
+        membership: f.field({ type: MembershipRef, description: 'The membership removed, as it was.' }),
+      }),
+    }),
+    authScopes: { authenticated: true },
+    description:
+      'Removes a member from an org (OWNER or ADMIN of the org, audited). Only an OWNER (or a platform admin) removes an OWNER or ADMIN; the last OWNER cannot be removed.',
+    args: { input: t.arg({ type: RemoveMemberInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const org = await requireVisibleOrg(ctx, String(input.orgId));
+      if (!(await ctx.access.hasOrgRole(org.id, 'ADMIN'))) {
+        throw forbidden('Removing members needs the OWNER or ADMIN role in this org.');
+      }
+      const membership = unwrap(await removeMember(ctx, { orgId: org.id, userId: input.userId }));
+      return { org, membership };
     },
   }),
 }));

@@ -97,6 +97,18 @@ export async function upsertMembership(
   return row!;
 }
 
+/** Removes a membership; answers the removed row (undefined: there was none). */
+export async function deleteMembership(
+  db: Db,
+  params: { orgId: string; userId: string },
+): Promise<MembershipRow | undefined> {
+  const [row] = await db
+    .delete(memberships)
+    .where(and(eq(memberships.orgId, params.orgId), eq(memberships.userId, params.userId)))
+    .returning();
+  return row;
+}
+
 export function overridesByOrgIds(db: Db, orgIds: readonly string[]): Promise<EntitlementOverrideRow[]> {
   if (orgIds.length === 0) return Promise.resolve([]);
   return db

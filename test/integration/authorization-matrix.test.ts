@@ -382,6 +382,25 @@ const rows: Row[] = [
     expect: orgAdminMutation,
   },
   {
+    field: 'Mutation.removeMember',
+    op: {
+      query: 'mutation ($input: RemoveMemberInput!) { removeMember(input: $input) { membership { role } } }',
+      variables: async (c) => {
+        // A fresh VIEWER of the target org, added by its OWNER, for each case.
+        const userId = unique('leaver');
+        const added = await c.server.gql(
+          'mutation ($input: AddMemberInput!) { addMember(input: $input) { membership { role } } }',
+          { input: { orgId: c.org.id, userId, role: 'VIEWER' } },
+          c.org.ownerToken,
+        );
+        if (added.errors) throw new Error(JSON.stringify(added.errors));
+        return { input: { orgId: c.org.id, userId } };
+      },
+    },
+    targets: ['A', 'B'],
+    expect: orgAdminMutation,
+  },
+  {
     field: 'Mutation.createApiKey',
     op: {
       query: 'mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }',

@@ -1,0 +1,48 @@
+import { actorOf, writeAudit } from '../admin/audit.ts';
+import type { Context } from '../context.ts';
+import { notFound } from '../errors.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { lockOrgMembers } from './admin-repository.ts';
+import { refuseMembershipChange } from './member-rules.ts';
+import { deleteMembership, type MembershipRow, membershipsByOrgIds } from './repository.ts';
+
+/**
+ * Removes a member from an org (audited in the same transaction), under the rules of
+ * `refuseMembershipChange`: only an OWNER (or a platform admin) removes an OWNER or ADMIN, and the
+ * last OWNER is never removed. Answers the membership as it was.
+ */
+export async function removeMember(
+  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'loaders'>,
+  params: { orgId: string; userId: string },
+): Promise<Result<MembershipRow>> {
+  const result = await ctx.db.transaction(async (tx): Promise<Result<MembershipRow>> => {
+    if (!(await lockOrgMembers(tx, params.orgId))) return fail(notFound('Org'));
+    const members = await membershipsByOrgIds(tx, [params.orgId]);
+    const before = members.find((m) => m.userId === params.userId);
+    if (!before) return fail(notFound(`Member ${JSON.stringify(params.userId)}`));
+    const refused = refuseMembershipChange(ctx.principal, members, { from: before.role, to: null });
+    if (refused) return fail(refused);
+    const removed = await deleteMembership(tx, params);
+    if (!removed) return fail(notFound(`Member ${JSON.stringify(params.userId)}`));
+    await writeAudit(tx, {
+      actor: actorOf(ctx.principal),
+      action: 'removeMember',
+      target: `org:${params.orgId}`,
+      before: { userId: removed.userId, role: removed.role },
+      after: null,
+      at: ctx.clock(),
+    });
+    return ok(removed);
+  });
+  if (result.ok) afterMemberRemoved(ctx, result.value);
+  return result;
+}
+
+/**
+ * What follows a committed removal. Requests read memberships afresh, so the member's next HTTP
+ * request already has no access; this request's cached memberships are dropped too.
+ */
+function afterMemberRemoved(ctx: Pick<Context, 'loaders'>, removed: MembershipRow): void {
+  ctx.loaders.membershipsByUser.clear(removed.userId);
+  ctx.loaders.membershipsByOrg.clear(removed.orgId);
+}
