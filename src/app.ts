@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.ts';
-import { type AuthSettings, requestCredential, resolveCredential } from './auth/tokens.ts';
+import { type AuthSettings, requestAuthorization, resolveCredential } from './auth/tokens.ts';
 import { type Clock, createContext, type RequestSettings } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
@@ -178,7 +178,9 @@ export function createApp(deps: AppDeps): App {
   });
 
   async function httpPrincipal(request: Request): Promise<Principal> {
-    const resolved = await resolveCredential(requestCredential(request.headers), deps.auth);
+    const header = requestAuthorization(request.headers);
+    if (!header.ok) throw unauthenticated(header.reason);
+    const resolved = await resolveCredential(header.credential, deps.auth);
     if (resolved.ok === false) throw unauthenticated(resolved.reason);
     return resolved.ok === 'apiKey' ? apiKeyGate.principalFor(request, resolved.key) : resolved.principal;
   }

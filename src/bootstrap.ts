@@ -103,7 +103,13 @@ export async function startMeterline(
   });
   const app = createApp({
     database,
-    auth: { jwtSecret, adminUserIds, serviceTokens: config.serviceTokens },
+    auth: {
+      jwtSecret,
+      adminUserIds,
+      serviceTokens: config.serviceTokens,
+      jwtIssuer: config.jwtIssuer,
+      jwtAudience: config.jwtAudience,
+    },
     settings: {
       enableOverageBilling: config.enableOverageBilling,
       usageLateWindowDays: config.usageLateWindowDays,

@@ -42,6 +42,10 @@ const envSchema = z.object({
     (v) => v === undefined || v.length >= 32,
     'expected at least 32 characters (HS256 secret)',
   ),
+  /** When set, user tokens must carry this `iss` (and tokens minted here carry it). */
+  JWT_ISSUER: optionalString,
+  /** When set, user tokens' `aud` must include this (and tokens minted here carry it). */
+  JWT_AUDIENCE: optionalString,
   /** Unset: `admin` in development, nobody otherwise. Set (even empty): exactly that list. */
   ADMIN_USER_IDS: commaList.optional(),
   SERVICE_TOKEN: commaList.default([]),
@@ -103,6 +107,8 @@ export type Config = {
   dataDir: string;
   /** Undefined until resolved: the embedded development mode makes one (see dev-secret.ts). */
   jwtSecret: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
   /** The JWT `sub`s that are platform admins (ADMIN_USER_IDS, or `admin` in development). */
   adminUserIds: string[];
   serviceTokens: string[];
@@ -171,6 +177,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     jwtSecret: e.JWT_SECRET,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
     adminUserIds: e.ADMIN_USER_IDS ?? (e.NODE_ENV === 'development' ? [DEV_ADMIN_USER_ID] : []),
     serviceTokens: e.SERVICE_TOKEN,
     redisUrl: e.REDIS_URL,

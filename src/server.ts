@@ -52,7 +52,10 @@ async function main(): Promise<void> {
 
   const admin = meterline.adminUserIds[0];
   if (config.nodeEnv === 'development' && admin !== undefined) {
-    const token = await signUserToken(meterline.jwtSecret, admin);
+    const token = await signUserToken(meterline.jwtSecret, admin, '30d', {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
     process.stdout.write(
       [
         '',

@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   }
   let token: string;
   try {
-    token = await signUserToken(resolveJwtSecret(config), sub, args.expires);
+    token = await signUserToken(resolveJwtSecret(config), sub, args.expires, {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
   } catch {
     fail(`--expires: expected a lifetime such as 30d, 12h or 90m (got ${JSON.stringify(args.expires)})`);
   }

@@ -26,7 +26,10 @@ try {
       'ADMIN_USER_IDS is empty: no admin header. Make a user token with npm run token -- --sub <user id>.',
     );
   } else {
-    const token = await signUserToken(meterline.jwtSecret, admin);
+    const token = await signUserToken(meterline.jwtSecret, admin, '30d', {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
     console.log(
       `\nPaste this header into GraphiQL (Headers tab) to act as the platform admin (${admin}):\n\n${authorizationHeader(token)}\n`,
     );

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphiQLOptions } from 'graphql-yoga';
-import { signUserToken } from '../auth/tokens.ts';
+import { type AuthSettings, signUserToken } from '../auth/tokens.ts';
 
 export { renderGraphiQL };
 
@@ -36,13 +36,18 @@ function fromLoopback(req: IncomingMessage | undefined): boolean {
  * Headers tab; from anywhere else the tab starts empty, so a development server listening on
  * 0.0.0.0 does not hand its admin token to the network.
  */
-export function graphiqlOptions(auth: { jwtSecret: string; adminUserIds: readonly string[] }) {
+export function graphiqlOptions(
+  auth: Pick<AuthSettings, 'jwtSecret' | 'adminUserIds' | 'jwtIssuer' | 'jwtAudience'>,
+) {
   const admin = auth.adminUserIds[0];
   return async (_request: Request, serverContext?: unknown): Promise<GraphiQLOptions> => {
     const options: GraphiQLOptions = { title: 'Meterline', defaultQuery: DEFAULT_QUERY };
     const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
     if (admin === undefined || !fromLoopback(req)) return options;
-    const token = await signUserToken(auth.jwtSecret, admin, PREFILLED_TOKEN_LIFETIME);
+    const token = await signUserToken(auth.jwtSecret, admin, PREFILLED_TOKEN_LIFETIME, {
+      issuer: auth.jwtIssuer,
+      audience: auth.jwtAudience,
+    });
     return { ...options, headers: JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) };
   };
 }

@@ -1,6 +1,11 @@
 import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.ts';
-import { type AuthSettings, bearerCredential, requestCredential, resolveCredential } from '../auth/tokens.ts';
+import {
+  type AuthSettings,
+  parseAuthorization,
+  requestCredential,
+  resolveCredential,
+} from '../auth/tokens.ts';
 import { unauthenticated } from '../errors.ts';
 import type { ApiKeyGate } from '../keys/request-gate.ts';
 
@@ -67,7 +72,10 @@ export function createCredentials(deps: { auth: AuthSettings; gate: ApiKeyGate }
      * ApiKeyGate.openSocket), and each operation counts against the org's request rate.
      */
     async forSocket(authorization: unknown): Promise<SocketCredential> {
-      const credential = typeof authorization === 'string' ? bearerCredential(authorization) : undefined;
+      // A malformed value (a doubled "Bearer", the printed JSON header) is refused, as over HTTP.
+      const header = parseAuthorization(authorization);
+      if (!header.ok) throw unauthenticated(header.reason);
+      const credential = header.credential;
       const resolved = await resolveNow(credential);
       if (resolved.ok === 'apiKey') {
         const key = await deps.gate.openSocket(resolved.key);
