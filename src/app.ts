@@ -9,7 +9,7 @@ import { type Clock, createContext, type RequestSettings } from './context.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
 import { isConnectionLoss } from './db/connection-loss.ts';
-import { AppError, unauthenticated } from './errors.ts';
+import { AppError, inputErrorOf, unauthenticated, withoutSuggestions } from './errors.ts';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.ts';
 import {
   clientDocuments,
@@ -118,7 +118,11 @@ export function createApp(deps: AppDeps): App {
     plugins: [
       observability.plugin,
       apiKeyGate.plugin,
-      ...hardeningPlugins({ ...deps.hardening, introspection: !deps.production }),
+      ...hardeningPlugins({
+        ...deps.hardening,
+        introspection: !deps.production,
+        fieldSuggestions: !deps.production,
+      }),
     ],
     graphqlEndpoint: '/graphql',
     // The body limit is enforced before yoga sees the request (refuseOversizedBody: a declared
@@ -138,7 +142,15 @@ export function createApp(deps: AppDeps): App {
     },
     maskedErrors: {
       maskError(error) {
-        if (isIntended(error)) return withInputCode(error);
+        const input = inputErrorOf(error);
+        if (input) {
+          const path = error instanceof GraphQLError ? error.path : undefined;
+          return new GraphQLError(input.message, { path, extensions: input.extensions });
+        }
+        if (isIntended(error)) {
+          const answered = withInputCode(error);
+          return deps.production ? withoutSuggestions(answered) : answered;
+        }
         const requestId = requestScope.getStore()?.requestId;
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         // A database connection lost mid-call (a failover, a terminated backend) is an outage to

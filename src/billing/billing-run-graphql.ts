@@ -2,6 +2,7 @@ import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { checkedOffsetArgs } from '../cursors.ts';
 import { badInput } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
@@ -85,7 +86,7 @@ builder.objectFields(OrgRef, (t) => ({
       description: "The org's overage charges for Stripe, newest period first.",
       resolve: async (org, args, ctx) =>
         resolveOffsetConnection(
-          { args, totalCount: await invoiceItemCount(ctx.db, org.id) },
+          { args: checkedOffsetArgs(args), totalCount: await invoiceItemCount(ctx.db, org.id) },
           ({ limit, offset }) => invoiceItemsPage(ctx.db, { orgId: org.id, limit, offset }),
         ),
     },

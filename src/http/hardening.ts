@@ -42,7 +42,10 @@ export const ARMOR_LIMITS = {
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 /** graphql-armor, with every refusal carrying `extensions.code: BAD_USER_INPUT`. */
-export function armorPlugin(limits: typeof ARMOR_LIMITS = ARMOR_LIMITS): Plugin {
+export function armorPlugin(
+  limits: typeof ARMOR_LIMITS = ARMOR_LIMITS,
+  options: { fieldSuggestions?: boolean } = {},
+): Plugin {
   const onReject = [
     (_ctx: unknown, error: GraphQLError) => {
       (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
@@ -56,9 +59,10 @@ export function armorPlugin(limits: typeof ARMOR_LIMITS = ARMOR_LIMITS): Plugin 
     maxAliases: { n: limits.maxAliases, exposeLimits: true, onReject },
     maxTokens: { n: limits.maxTokens, exposeLimits: true, onReject },
     maxDirectives: { n: limits.maxDirectives, exposeLimits: true, onReject },
-    // Field suggestions ("Did you mean ...?") stay: the schema is not secret in development,
-    // and in production introspection is off while suggestions help integrators.
-    blockFieldSuggestion: { enabled: false },
+    // Suggestions ("Did you mean ...?") name the schema's fields and types: they stay in
+    // development and are hidden where introspection is off (production), or they would tell
+    // what introspection does not.
+    blockFieldSuggestion: { enabled: options.fieldSuggestions === false, mask: '' },
   }) as Plugin;
 }
 
@@ -166,13 +170,15 @@ export const noIntrospection: ValidationRule = (context) => ({
 export type HardeningOptions = {
   /** false: introspection queries are refused (production). Default true. */
   introspection?: boolean;
+  /** false: errors do not suggest field, argument or type names (production). Default true. */
+  fieldSuggestions?: boolean;
   /** PERSISTED_OPERATIONS=allow-list: the documents allowed besides the bundled client's. */
   persistedOperations?: { mode: 'off' } | { mode: 'allow-list'; documents?: string[] };
 };
 
 /** The yoga plugins of the hardening: armor, then (when on) the persisted-operations allow-list. */
 export function hardeningPlugins(options: HardeningOptions = {}): Plugin[] {
-  const plugins: Plugin[] = [armorPlugin()];
+  const plugins: Plugin[] = [armorPlugin(ARMOR_LIMITS, { fieldSuggestions: options.fieldSuggestions })];
   if (options.introspection === false) {
     plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(noIntrospection) });
   }
