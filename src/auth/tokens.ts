@@ -140,6 +140,11 @@ export async function resolveCredential(
       ...(settings.jwtIssuer !== undefined ? { issuer: settings.jwtIssuer } : {}),
       ...(settings.jwtAudience !== undefined ? { audience: settings.jwtAudience } : {}),
     });
+    // The tolerance is for a signer's clock running ahead (`nbf`, `iat`); `exp` holds to the second,
+    // as a running subscription ends at it: jose would let it pass by the tolerance too.
+    if (typeof payload.exp === 'number' && payload.exp <= Date.now() / 1000) {
+      return { ok: false, reason: 'The token has expired: sign in again.' };
+    }
     // jose checks `nbf` (within the tolerance) but `iat` only with a maximum age.
     if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + JWT_CLOCK_SKEW_SECONDS) {
       return { ok: false, reason: 'The token was issued in the future (iat): check the signing clock.' };

@@ -1,6 +1,7 @@
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import type { Context } from '../context.ts';
 import { notFound } from '../errors.ts';
+import { orgAccessChanged } from '../live/access-changes.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { lockOrgMembers } from './admin-repository.ts';
 import { refuseMembershipChange } from './member-rules.ts';
@@ -12,7 +13,7 @@ import { deleteMembership, type MembershipRow, membershipsByOrgIds } from './rep
  * last OWNER is never removed. Answers the membership as it was.
  */
 export async function removeMember(
-  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'loaders'>,
+  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'loaders' | 'live'>,
   params: { orgId: string; userId: string },
 ): Promise<Result<MembershipRow>> {
   const result = await ctx.db.transaction(async (tx): Promise<Result<MembershipRow>> => {
@@ -40,9 +41,12 @@ export async function removeMember(
 
 /**
  * What follows a committed removal. Requests read memberships afresh, so the member's next HTTP
- * request already has no access; this request's cached memberships are dropped too.
+ * request (or operation on an open socket) already has no access; this request's cached
+ * memberships are dropped too, and every instance's live streams of the org check their
+ * credential again, so the removed member's subscriptions end.
  */
-function afterMemberRemoved(ctx: Pick<Context, 'loaders'>, removed: MembershipRow): void {
+function afterMemberRemoved(ctx: Pick<Context, 'loaders' | 'live'>, removed: MembershipRow): void {
   ctx.loaders.membershipsByUser.clear(removed.userId);
   ctx.loaders.membershipsByOrg.clear(removed.orgId);
+  orgAccessChanged(ctx, removed.orgId);
 }
