@@ -28,10 +28,13 @@ export async function alertById(
 }
 
 export function recentAlerts(db: Db, params: { orgId: string; limit: number }): Promise<UsageAlertRow[]> {
-  return db
-    .select()
-    .from(usageAlerts)
-    .where(eq(usageAlerts.orgId, params.orgId))
-    .orderBy(desc(usageAlerts.firedAt), desc(usageAlerts.id))
-    .limit(params.limit);
+  return (
+    db
+      .select()
+      .from(usageAlerts)
+      .where(eq(usageAlerts.orgId, params.orgId))
+      // Alerts one event fired share their instant: the highest threshold first, then a fixed order.
+      .orderBy(desc(usageAlerts.firedAt), desc(usageAlerts.threshold), desc(usageAlerts.id))
+      .limit(params.limit)
+  );
 }

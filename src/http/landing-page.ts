@@ -88,6 +88,11 @@ export function landingPageRoutes(options: {
       label: '/ready',
       about: 'readiness: the database answers and the migrations are applied',
     },
+    {
+      href: '/metrics',
+      label: '/metrics',
+      about: 'Prometheus metrics (asks for METRICS_TOKEN when one is set)',
+    },
     ...(development
       ? [
           {

@@ -37,7 +37,15 @@ describe('the start page and GraphiQL', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     const html = await page.text();
     const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
-    expect(links).toEqual(['/graphql', '/dashboard', '/health', '/ready', '/docs', '/schema.graphql']);
+    expect(links).toEqual([
+      '/graphql',
+      '/dashboard',
+      '/health',
+      '/ready',
+      '/metrics',
+      '/docs',
+      '/schema.graphql',
+    ]);
     for (const link of links) {
       const res = await fetch(`${server.url}${link}`, { headers: { accept: 'text/html' } });
       expect([link, res.status]).toEqual([link, 200]);

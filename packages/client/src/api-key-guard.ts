@@ -88,7 +88,7 @@ export async function decide(
       return deny(
         429,
         'RATE_LIMITED',
-        'Too many requests for this API key; retry after the Retry-After delay.',
+        "Too many requests for this API key's org (its keys share the plan's rate); retry after the Retry-After delay.",
         {
           ...headers,
           'retry-after': String(Math.max(1, verification.rateLimit?.resetAfter ?? 1)),
