@@ -2,16 +2,22 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   aggregatePeriodValue,
+  compareEventIds,
   EMPTY_COUNTER,
   foldCounter,
   type MetricAggregation,
   type UsageEventValue,
 } from '../../../src/billing/aggregation.ts';
 
-const ev = (quantity: bigint, at: string, receivedOrder?: number): UsageEventValue => ({
+let ids = 0;
+const ev = (
+  quantity: bigint,
+  at: string,
+  eventId = `e${String(ids++).padStart(6, '0')}`,
+): UsageEventValue => ({
+  eventId,
   quantity,
   occurredAt: new Date(at),
-  receivedOrder,
 });
 
 describe('aggregatePeriodValue', () => {
@@ -40,16 +46,10 @@ describe('aggregatePeriodValue', () => {
     ).toBe(2n * max);
   });
 
-  it('LATEST tie on occurredAt: the larger receivedOrder wins, whatever the array order', () => {
+  it('LATEST tie on occurredAt: the larger event id wins, whatever the array order', () => {
     const at = '2024-01-05T00:00:00Z';
-    expect(aggregatePeriodValue('LATEST', [ev(4n, at, 2), ev(9n, at, 1)])).toBe(4n);
-    expect(aggregatePeriodValue('LATEST', [ev(9n, at, 1), ev(4n, at, 2)])).toBe(4n);
-  });
-
-  it('LATEST tie without receivedOrder: the later event in the array wins', () => {
-    const at = '2024-01-05T00:00:00Z';
-    expect(aggregatePeriodValue('LATEST', [ev(4n, at), ev(9n, at)])).toBe(9n);
-    expect(aggregatePeriodValue('LATEST', [ev(9n, at), ev(4n, at)])).toBe(4n);
+    expect(aggregatePeriodValue('LATEST', [ev(4n, at, 'b'), ev(9n, at, 'a')])).toBe(4n);
+    expect(aggregatePeriodValue('LATEST', [ev(9n, at, 'a'), ev(4n, at, 'b')])).toBe(4n);
   });
 
   it('LATEST can go down (seats removed)', () => {
@@ -67,9 +67,9 @@ describe('aggregatePeriodValue', () => {
 
 describe('foldCounter', () => {
   it('advances a stored counter one event at a time, keeping what LATEST needs', () => {
-    let c = foldCounter('LATEST', EMPTY_COUNTER, ev(5n, '2024-01-02T00:00:00Z', 1));
-    c = foldCounter('LATEST', c, ev(8n, '2024-01-01T00:00:00Z', 2)); // late, older: ignored
-    expect(c).toEqual({ value: 5n, latestAt: new Date('2024-01-02T00:00:00Z'), latestReceivedOrder: 1 });
+    let c = foldCounter('LATEST', EMPTY_COUNTER, ev(5n, '2024-01-02T00:00:00Z', 'a'));
+    c = foldCounter('LATEST', c, ev(8n, '2024-01-01T00:00:00Z', 'b')); // late, older: ignored
+    expect(c).toEqual({ value: 5n, latestAt: new Date('2024-01-02T00:00:00Z'), latestEventId: 'a' });
   });
 
   const eventArb = fc.record({
@@ -78,9 +78,9 @@ describe('foldCounter', () => {
   });
   const eventsArb = fc
     .array(eventArb, { maxLength: 30 })
-    .map((events) => events.map((e, i): UsageEventValue => ({ ...e, receivedOrder: BigInt(i) })));
+    .map((events) => events.map((e, i): UsageEventValue => ({ ...e, eventId: `id${i}` })));
 
-  it('property: the period value does not depend on arrival order (with receivedOrder)', () => {
+  it('property: the period value does not depend on arrival order', () => {
     fc.assert(
       fc.property(
         eventsArb,
@@ -102,6 +102,29 @@ describe('foldCounter', () => {
         expect(aggregatePeriodValue('MAX', events)).toBe(
           [...events.map((e) => e.quantity)].sort((a, b) => (a < b ? 1 : -1))[0] ?? 0n,
         );
+      }),
+    );
+  });
+});
+
+describe('compareEventIds', () => {
+  it.each([
+    ['a', 'b', -1],
+    ['B', 'a', -1], // byte order, not a language's
+    ['1a', '_a', -1],
+    ['a', 'ab', -1],
+    ['é', 'f', 1],
+    ['\ue000', '😀', -1], // code points; UTF-16 units would put the emoji (a surrogate pair) first
+    ['x', 'x', 0],
+  ])('%j vs %j: %i', (a, b, expected) => {
+    expect(compareEventIds(a, b)).toBe(expected);
+    expect(compareEventIds(b, a)).toBe(-expected || 0);
+  });
+
+  it('property: the order of the UTF-8 bytes', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
+        expect(compareEventIds(a, b)).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
       }),
     );
   });
