@@ -76,7 +76,7 @@ export type ReadingTime = { at: Date; heldAt: Date | null };
  * Whether a LATEST reading is older than the one its counter holds: the write keeps the latest by
  * timestamp (insertEventsAndCount), so such a reading is recorded but leaves the period's value.
  * A reading of the same instant is not outdated here: the write breaks that tie by event id in
- * the database's order, and deciding it as the new value is the side limits are safe on.
+ * byte order (billing/aggregation.ts), and deciding it as the new value is the side limits are safe on.
  */
 export function isOutdatedReading(reading: ReadingTime | undefined): boolean {
   return reading?.heldAt != null && reading.at.getTime() < reading.heldAt.getTime();

@@ -156,9 +156,11 @@ export async function insertEventsAndCount(
     counted as (
       select i.org_id, i.metric_key, i.period_start, max(x.period_end) as period_end, m.aggregation,
         sum(i.quantity)::bigint as total, count(*)::bigint as events, max(i.quantity) as largest,
-        (array_agg(i.quantity order by i.occurred_at desc, i.event_id desc))[1] as latest_value,
+        -- LATEST: a tie of timestamps goes to the larger event id in byte order (collate "C",
+        -- whatever the database's collation), as billing/aggregation.ts's rule says.
+        (array_agg(i.quantity order by i.occurred_at desc, i.event_id collate "C" desc))[1] as latest_value,
         max(i.occurred_at) as latest_at,
-        (array_agg(i.event_id order by i.occurred_at desc, i.event_id desc))[1] as latest_event_id
+        (array_agg(i.event_id order by i.occurred_at desc, i.event_id collate "C" desc))[1] as latest_event_id
       from inserted i
       join input x on x.org_id = i.org_id and x.event_id = i.event_id
       join metrics m on m.key = i.metric_key
@@ -179,14 +181,15 @@ export async function insertEventsAndCount(
           when 'COUNT' then c.value + excluded.value
           when 'MAX' then greatest(c.value, excluded.value)
           -- LATEST: a counter no event has set yet (made by lockCounters: latest_at is null) takes
-          -- the reading; a row comparison with nulls is null, which would keep the 0.
+          -- the reading; a row comparison with nulls is null, which would keep the 0. Ties: by
+          -- event id in byte order, as above.
           else case when c.latest_at is null
-              or (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+              or (excluded.latest_at, excluded.latest_event_id collate "C") > (c.latest_at, c.latest_event_id collate "C")
             then excluded.value else c.value end
         end,
         latest_at = greatest(c.latest_at, excluded.latest_at),
         latest_event_id = case when c.latest_at is null
-            or (excluded.latest_at, excluded.latest_event_id) > (c.latest_at, c.latest_event_id)
+            or (excluded.latest_at, excluded.latest_event_id collate "C") > (c.latest_at, c.latest_event_id collate "C")
           then excluded.latest_event_id else c.latest_event_id end,
         event_count = c.event_count + excluded.event_count,
         updated_at = now()

@@ -12,13 +12,22 @@ export function testDatabases(): TestDatabaseKind[] {
 
 let counter = 0;
 
-/** Makes a new, empty PostgreSQL database for one suite; `drop` removes it. */
-export async function createScratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * Makes a new, empty PostgreSQL database for one suite; `drop` removes it. `icuLocale`: the
+ * database's default collation is ICU's for that locale (as a production database's may be)
+ * instead of the server's.
+ */
+export async function createScratchDatabase(
+  options: { icuLocale?: string } = {},
+): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set');
   const name = `meterline_t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
+  const collation = options.icuLocale
+    ? ` template template0 locale_provider icu icu_locale '${options.icuLocale.replaceAll("'", "''")}'`
+    : '';
+  await admin.unsafe(`create database "${name}"${collation}`);
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
