@@ -11,7 +11,8 @@ const LONGEST_PERIOD_DAYS = 32;
  * - SUM: the day's quantities added up; COUNT: the day's events (one unit each, whatever the
  *   quantity), both from the daily aggregates;
  * - MAX: the day's largest reading; LATEST: the reading with the day's latest timestamp (ties: the
- *   larger event id), as the period counter keeps them. Readings do not add up, and the daily
+ *   larger event id in byte order, whatever the database's collation), as the period counter keeps
+ *   them (billing/aggregation.ts). Readings do not add up, and the daily
  *   aggregates only add, so these are read from the ledger: the day of each event in the org's
  *   time zone by PostgreSQL's time-zone rules (the aggregates' days are Node's; both are the tz
  *   database, and differ only where two of its versions disagree).
@@ -40,7 +41,7 @@ export async function dailyTotals(
       group by day order by day`
       : sql`
       select day::text as day,
-        ${params.aggregation === 'MAX' ? sql`max(quantity)` : sql`(array_agg(quantity order by occurred_at desc, event_id desc))[1]`}::text as used,
+        ${params.aggregation === 'MAX' ? sql`max(quantity)` : sql`(array_agg(quantity order by occurred_at desc, event_id collate "C" desc))[1]`}::text as used,
         count(*)::text as events
       from (
         select (occurred_at at time zone ${params.timeZone})::date as day, quantity, occurred_at, event_id

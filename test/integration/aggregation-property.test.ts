@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dailyTotals } from '../../src/analytics/repository.ts';
 import {
+  aggregatePeriodValue,
   EMPTY_COUNTER,
   foldCounter,
   type MetricAggregation,
@@ -18,8 +20,9 @@ import { createScratchDatabase } from '../helpers/databases.ts';
 import { fuzzParameters, fuzzTimeout } from '../helpers/fuzz.ts';
 
 /**
- * The period counters and daily aggregates the ingest statement writes (SQL, usage/repository.ts)
- * equal the rule (billing/aggregation.ts) applied to the events it counted: for random batches
+ * The period counters and daily aggregates the ingest statement writes (SQL, usage/repository.ts),
+ * and each day's usage as analytics reads it, equal the rule (billing/aggregation.ts) applied to
+ * the events the ledger counted: for random batches
  * with replays of recorded ids, late events, equal timestamps and event ids whose order differs
  * between collations. 'postgres-icu' is a PostgreSQL database whose default collation is not
  * byte order, as a production database's may be.
@@ -83,7 +86,7 @@ describe.each(kinds)('the ingest statement aggregates as the rule does, on %s', 
   });
 
   it(
-    'property: counters and daily aggregates equal the rule over the events counted',
+    'property: counters, daily aggregates and daily usage equal the rule over the events counted',
     async () => {
       await fc.assert(
         fc.asyncProperty(scenario, async ({ events, replays, cuts, timeZone, anchorDay }) => {
@@ -137,6 +140,30 @@ describe.each(kinds)('the ingest statement aggregates as the rule does, on %s', 
 
           expect(await countersOf(database, org.id)).toEqual(expectedCounters);
           expect(await dailyOf(database, org.id)).toEqual(expectedDaily);
+
+          // A day's usage as the metric aggregates (usageHistory): the rule over that day's events.
+          for (const { key, aggregation } of METRICS) {
+            const byDay = new Map<string, AcceptedUsageEvent[]>();
+            for (const e of counted.values()) {
+              if (e.metric !== key) continue;
+              const day = prepareEvent(e).day;
+              byDay.set(day, [...(byDay.get(day) ?? []), e]);
+            }
+            const expected = [...byDay]
+              .sort(([a], [b]) => (a < b ? -1 : 1))
+              .map(([day, es]) => ({
+                day,
+                used: aggregatePeriodValue(
+                  aggregation,
+                  es.map((e) => ({ eventId: e.id, quantity: e.quantity, occurredAt: e.timestamp })),
+                ),
+                events: BigInt(es.length),
+              }));
+            const days = { fromDay: '2026-03-30', toDay: '2026-04-02' };
+            expect(
+              await dailyTotals(database.db, { orgId: org.id, metric: key, aggregation, timeZone, ...days }),
+            ).toEqual(expected);
+          }
         }),
         fuzzParameters(40),
       );
