@@ -68,7 +68,9 @@ export type WriteGuard = {
  * Stores events and moves every counter they count, in one statement: events whose
  * (org, id) is already in the ledger are skipped (ON CONFLICT DO NOTHING), and only the rows
  * actually inserted feed the period counters and the daily aggregates. A concurrent request
- * with the same id waits on the unique index and then skips it, so an id counts once.
+ * with the same id waits on the unique index and then skips it, so an id counts once. An id
+ * repeated within `events` is written as its first event (the statement would store it once but
+ * count every repeat: they all join the one row inserted).
  * Rows are written in key order so concurrent batches lock in the same order (no deadlocks);
  * counters in COUNTER_LOCK_ORDER, as `lockCounters` locks them.
  * Call it inside the caller's transaction.
@@ -90,7 +92,13 @@ export async function insertEventsAndCount(
   } = {},
 ): Promise<InsertOutcome> {
   const outcome: InsertOutcome = { inserted: [], counterValues: new Map(), staleEvents: new Set() };
-  if (events.length === 0) return outcome;
+  const firsts = new Map<string, PreparedUsageEvent>();
+  for (const e of events) {
+    const key = orgEventKey(e.orgId, e.eventId);
+    if (!firsts.has(key)) firsts.set(key, e);
+  }
+  const unique = [...firsts.values()];
+  if (unique.length === 0) return outcome;
   const guardOf = (e: PreparedUsageEvent) => {
     const g = options.guards?.get(e);
     if (!g) return {};
@@ -105,7 +113,7 @@ export async function insertEventsAndCount(
   // Events of one org share their period's Date objects: each is formatted once.
   const isoOf = isoFormatter();
   const payload = JSON.stringify(
-    [...events]
+    unique
       .sort((a, b) => cmp(a.orgId, b.orgId) || cmp(a.eventId, b.eventId))
       .map((e) => ({
         org_id: e.orgId,
@@ -207,7 +215,7 @@ export async function insertEventsAndCount(
     )
     -- Data-modifying CTEs run to completion whether read or not (daily is not).
     select 'event' as kind, i.org_id, i.event_id, i.metric_key, i.period_start, null::bigint as value
-    from (select meterline_expect_inserted(${options.expectAll ? events.length : -1}, (select count(*) from inserted))) as e(ok)
+    from (select meterline_expect_inserted(${options.expectAll ? unique.length : -1}, (select count(*) from inserted))) as e(ok)
     join inserted i on e.ok
     union all
     select 'counter', c.org_id, null, c.metric_key, c.period_start, c.value from counters c
