@@ -8,8 +8,8 @@ export { renderGraphiQL };
 /** How long the header GraphiQL is opened with stays valid: a working day, not the dev banner's month. */
 const PREFILLED_TOKEN_LIFETIME = '12h';
 
-/** What every GraphiQL opens with: the README's first query works without typing anything. */
-const DEFAULT_QUERY = `{
+/** What GraphiQL opens with: the README's first query, word for word (graphiql.test.ts checks). */
+export const DEFAULT_QUERY = `{
   viewer {
     userId
     isPlatformAdmin
@@ -19,6 +19,55 @@ const DEFAULT_QUERY = `{
     basePrice {
       amount
       currency
+    }
+    entitlements {
+      metric {
+        key
+      }
+      included
+      hardLimit
+      overagePrice {
+        model
+        unitPrice
+      }
+    }
+  }
+  org(slug: "acme") {
+    currentPeriod {
+      start
+      end
+    }
+    usage {
+      metrics {
+        metric {
+          key
+        }
+        used
+        included
+        remaining
+        percentUsed
+        overageUnits
+        overageCost {
+          amount
+          amountMinor
+        }
+      }
+    }
+    overages {
+      total {
+        amount
+        amountMinor
+      }
+      lines {
+        metric {
+          key
+        }
+        units
+        unitPrice
+        cost {
+          amount
+        }
+      }
     }
   }
 }
