@@ -256,19 +256,21 @@ describe.skipIf(!hasRedis).each(testDatabases())('Redis stopping and starting un
     expect(failures).toEqual([]);
     expect(wrongAnswers).toEqual([]);
 
-    // Limits are shared again: one count for a fresh key, whichever instance answers. A Redis
-    // command slower than the limiter's timeout (a loaded machine) is answered from that
-    // instance's memory by design, which shows as a remaining count out of step: then the check
-    // is made again with another key. Unshared limits fail every attempt at the second request.
+    // Limits are shared again: one count for a fresh org (the plan's rate is the org's, all its
+    // keys together), whichever instance answers. A Redis command slower than the limiter's
+    // timeout (a loaded machine) is answered from that instance's memory by design, which shows
+    // as a remaining count out of step: then the check is made again with another org. Unshared
+    // limits fail every attempt at the second request.
     const outOfStep: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
-      const sharedKey = await createTestKey(server, free);
+      const sharedOrg = await createTestOrg(server, 'free');
+      const sharedKey = await createTestKey(server, sharedOrg);
       const seen: (string | number | undefined)[] = [];
       for (let i = 0; i < 60; i++) {
-        const v = await verify('shared', urls[i % 2]!, free, sharedKey);
+        const v = await verify('shared', urls[i % 2]!, sharedOrg, sharedKey);
         seen.push(v.code === 'VALID' ? v.rateLimit?.remaining : v.code);
       }
-      for (const url of urls) seen.push((await verify('shared', url, free, sharedKey)).code);
+      for (const url of urls) seen.push((await verify('shared', url, sharedOrg, sharedKey)).code);
       const want = [...Array.from({ length: 60 }, (_, i) => 59 - i), 'RATE_LIMITED', 'RATE_LIMITED'];
       if (JSON.stringify(seen) === JSON.stringify(want)) break;
       outOfStep.push(JSON.stringify(seen));
