@@ -1,3 +1,4 @@
+import { isPlatformAdmin } from '../auth/principal.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { isUuid } from '../db/columns.ts';
@@ -9,12 +10,10 @@ const AuditEntryRef = builder.loadableNodeRef('AuditEntry', {
   load: (ids: string[], ctx: Context) =>
     Promise.all(
       ids.map(async (id) =>
-        isPlatformAdmin(ctx) && isUuid(id) ? ((await auditEntryById(ctx.db, id)) ?? null) : null,
+        isPlatformAdmin(ctx.principal) && isUuid(id) ? ((await auditEntryById(ctx.db, id)) ?? null) : null,
       ),
     ),
 });
-
-const isPlatformAdmin = (ctx: Context) => ctx.principal.kind === 'user' && ctx.principal.isPlatformAdmin;
 
 AuditEntryRef.implement({
   description: 'One admin mutation: who did what to which target, with the target before and after.',

@@ -1,3 +1,4 @@
+import { mayReadOrgData } from '../auth/org-data.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { forbidden } from '../errors.ts';
@@ -12,7 +13,7 @@ import type { OrgUsageSnapshot } from './read-usage.ts';
  */
 export async function authorizeLiveOrg(ctx: Context, orgIdInput: string) {
   const org = await requireVisibleOrg(ctx, orgIdInput);
-  if (ctx.principal.kind === 'apiKey' && !ctx.principal.scopes.includes('USAGE_READ')) {
+  if (!mayReadOrgData(ctx.principal, 'usage')) {
     throw forbidden('Watching usage needs an API key with the USAGE_READ scope.');
   }
   return org;

@@ -27,9 +27,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** What a page tried to load from anywhere but the server under test (refused): should stay empty. */
 export const requestsOffHost = new WeakMap<Page, string[]>();
 
+/**
+ * Debian's Chromium, headless, with nothing of its own going out (no background networking,
+ * component updates, sync or QUIC): on a machine without internet those would be refused, many
+ * at a time. Shared by every browser test (the dashboard's and GraphiQL's).
+ */
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }
 
 /**

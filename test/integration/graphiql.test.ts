@@ -1,23 +1,12 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoData } from '../../src/db/demo-data.ts';
 import { DEFAULT_QUERY, graphiqlOptions } from '../../src/http/graphiql.ts';
+import { hasChromium, launchChromium } from '../helpers/dashboard-browser.ts';
 import { PLATFORM_ADMIN, startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/server.ts';
 
-/** Debian's chromium (apt-get install chromium); the browser test is skipped where it is missing. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Under the repository's ignored tmp/: a run leaves the pictures for a person to look at. */
 const SCREENSHOTS = 'tmp';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const isLoopback = (url: string) => {
   const { protocol, hostname } = new URL(url);
@@ -87,14 +76,13 @@ describe('the start page and GraphiQL', () => {
     ).toBeUndefined();
   });
 
-  it.skipIf(!existsSync(CHROMIUM))(
+  it.skipIf(!hasChromium)(
     "runs the README's query with the pre-filled header in a browser cut off from every other host",
     { timeout: 120_000 },
     async () => {
       // The README's query reads the demo data set's acme, as on a newcomer's first start.
       await loadDemoData(server.database.db, new Date());
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const browser = await launchChromium();
       const blocked: string[] = [];
       try {
         const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
