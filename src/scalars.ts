@@ -1,8 +1,7 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 import { parseRfc3339, RFC3339 } from '../packages/client/src/rfc3339.ts';
-import { type Amount, Dec, formatAmount, parseAmount } from './billing/money.ts';
 import { builder } from './builder.ts';
-import { MAX_SAFE_BIGINT } from './db/columns.ts';
+import { type Amount, Dec, formatAmount, MAX_SAFE_BIGINT, parseAmount } from './core/index.ts';
 
 function badValue(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });

@@ -1,6 +1,6 @@
-import { Dec, fromMinorUnits, ZERO } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
+import { Dec, fromMinorUnits, ZERO } from '../core/index.ts';
 import { badInput } from '../errors.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import type { OrgRow } from '../orgs/repository.ts';

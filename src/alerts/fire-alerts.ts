@@ -1,9 +1,8 @@
-import { Dec, formatAmount } from '../billing/money.ts';
+import { crossedBudgetThresholds, crossedUsageThresholds, Dec, formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import type { OrgUsageSnapshot } from '../live/read-usage.ts';
 import { ok, type Result } from '../result.ts';
 import { insertNewAlerts, type NewUsageAlert, type UsageAlertRow } from './repository.ts';
-import { crossedBudgetThresholds, crossedUsageThresholds } from './thresholds.ts';
 
 /**
  * Fires the alerts an org's current usage has reached and that were not fired yet in its

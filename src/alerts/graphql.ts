@@ -1,7 +1,7 @@
-import { Dec } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { Dec } from '../core/index.ts';
 import { badInput } from '../errors.ts';
 import { guardLiveStream, type Lapse, unlessLapsed } from '../live/credential-guard.ts';
 import { authorizeLiveOrg } from '../live/graphql.ts';

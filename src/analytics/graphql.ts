@@ -1,11 +1,9 @@
 import { MoneyRef } from '../billing/money-graphql.ts';
-import { localDay } from '../billing/periods.ts';
 import { builder } from '../builder.ts';
+import { daysEndingWith, forecastUsage, localDay, type UsageForecast } from '../core/index.ts';
 import { badInput } from '../errors.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import { MetricUsageRef } from '../usage/graphql.ts';
-import { daysEndingWith } from './days.ts';
-import { forecastUsage, type UsageForecast } from './forecast.ts';
 import { busiestEndpoints, dailyTotals } from './repository.ts';
 
 const DailyUsageRef = builder

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { MetricAggregation } from '../billing/aggregation.ts';
+import type { MetricAggregation } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
 
@@ -12,7 +12,7 @@ const LONGEST_PERIOD_DAYS = 32;
  *   quantity), both from the daily aggregates;
  * - MAX: the day's largest reading; LATEST: the reading with the day's latest timestamp (ties: the
  *   larger event id in byte order, whatever the database's collation), as the period counter keeps
- *   them (billing/aggregation.ts). Readings do not add up, and the daily
+ *   them (core/aggregation.ts). Readings do not add up, and the daily
  *   aggregates only add, so these are read from the ledger: the day of each event in the org's
  *   time zone by PostgreSQL's time-zone rules (the aggregates' days are Node's; both are the tz
  *   database, and differ only where two of its versions disagree).

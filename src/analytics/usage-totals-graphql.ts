@@ -1,10 +1,8 @@
-import { type Money, normalizeCurrency } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
-import { summarizeOverages } from '../billing/overage.ts';
 import { builder } from '../builder.ts';
+import { forecastUsage, type Money, normalizeCurrency, summarizeOverages } from '../core/index.ts';
 import { PlanRef } from '../plans/graphql.ts';
 import { OrgUsageRef } from '../usage/graphql.ts';
-import { forecastUsage } from './forecast.ts';
 
 /**
  * What a usage page shows above its meters, on the same read (and so in every `usageUpdated`

@@ -2,13 +2,13 @@ import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { Dec, isBillingRuleError, minorToStripeAmount } from '../core/index.ts';
 import { checkedOffsetArgs } from '../cursors.ts';
 import { badInput } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
-import { isBillingRuleError } from './billing-rule-error.ts';
 import { closeBillingPeriods } from './close-period.ts';
 import { OverageSummaryRef } from './graphql.ts';
 import {
@@ -19,7 +19,6 @@ import {
   invoiceItemsOfPeriod,
   invoiceItemsPage,
 } from './invoice-items.ts';
-import { Dec, minorToStripeAmount } from './money.ts';
 import { MoneyRef } from './money-graphql.ts';
 import { recalculateAllOverages } from './recalculate-all.ts';
 

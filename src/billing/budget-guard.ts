@@ -1,11 +1,9 @@
+import { decideOnCounter, entitlementFor, overageTotalAfter } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
-import { decideOnCounter } from '../usage/decide-consumption.ts';
 import { lockCounters, orgEventKey, recordedEvents } from '../usage/repository.ts';
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from './budget.ts';
-import { overageTotalAfter } from './quota.ts';
 
 /** One event of a recordUsage batch, in the period it will be counted in. */
 export type BudgetedEvent = {

@@ -1,13 +1,9 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { type BillingPeriod, Dec, meterOrg, type OverageBudget, summarizeOverages } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import type { Loaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
-import { meterOrg } from '../usage/meters.ts';
 import { budgetAlerts } from './invoice-items-tables.ts';
-import { Dec } from './money.ts';
-import { summarizeOverages } from './overage.ts';
-import type { BillingPeriod } from './periods.ts';
-import type { OverageBudget } from './quota.ts';
 
 /**
  * The org's overage budget for `decideQuota`, or null when it has no cap. `overageCostSoFar` is

@@ -1,3 +1,10 @@
+import {
+  type BillingPeriod,
+  describeOverageLine,
+  formatAmount,
+  periodContaining,
+  previousPeriod,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { OrgRow } from '../orgs/repository.ts';
@@ -12,9 +19,6 @@ import {
   replaceOverageLines,
 } from './billing-run-repository.ts';
 import { lockPeriodClose } from './frozen-periods.ts';
-import { describeOverageLine } from './invoice-item-description.ts';
-import { formatAmount } from './money.ts';
-import { type BillingPeriod, periodContaining, previousPeriod } from './periods.ts';
 import {
   type BrokenOrg,
   type Catalog,

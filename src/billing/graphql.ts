@@ -1,4 +1,5 @@
 import { builder } from '../builder.ts';
+import { periodContaining } from '../core/index.ts';
 import { badInput, conflict } from '../errors.ts';
 import { anchorOf, BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
@@ -11,7 +12,6 @@ import {
   summaryOfMeters,
   summaryOfStoredLines,
 } from './overage-summary.ts';
-import { periodContaining } from './periods.ts';
 import { recalculateOrgOverages } from './recalculate.ts';
 
 const OverageLineRef = builder.objectRef<OverageLineView>('OverageLine').implement({

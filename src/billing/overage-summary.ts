@@ -1,7 +1,6 @@
+import { type Amount, type BillingPeriod, Dec, sumRoundedLines, ZERO } from '../core/index.ts';
 import type { MetricRow } from '../plans/repository.ts';
 import type { OrgMeters } from '../usage/load-meters.ts';
-import { type Amount, Dec, sumRoundedLines, ZERO } from './money.ts';
-import type { BillingPeriod } from './periods.ts';
 import type { OverageRow } from './repository.ts';
 
 export type OverageLineView = {

@@ -1,3 +1,4 @@
+import { type Amount, type BillingPeriod, formatAmount, type Meter, meterOrg } from '../core/index.ts';
 import { formatOnce } from '../db/array-literal.ts';
 import type { Db } from '../db/client.ts';
 import { type OrgRow, overridesByOrgIds } from '../orgs/repository.ts';
@@ -9,10 +10,7 @@ import {
   type PlanEntitlementRow,
   type PlanRow,
 } from '../plans/repository.ts';
-import { type Meter, meterOrg } from '../usage/meters.ts';
 import { countersOfPairs, type OrgPeriod } from './billing-run-repository.ts';
-import { type Amount, formatAmount } from './money.ts';
-import type { BillingPeriod } from './periods.ts';
 import type { NewOverage } from './repository.ts';
 
 /** The plan catalog, read once per billing run. */

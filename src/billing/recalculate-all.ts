@@ -1,8 +1,7 @@
+import { type Amount, type BillingPeriod, fromMinorUnits, periodContaining } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { closedPairs, orgsAfter, replaceOverageLines } from './billing-run-repository.ts';
-import { type Amount, fromMinorUnits } from './money.ts';
-import { type BillingPeriod, periodContaining } from './periods.ts';
 import { type BrokenOrg, loadCatalog, overageRowsOf, pairOf, pricePeriods } from './price-periods.ts';
 
 export type RecalculateAllReport = {

@@ -1,9 +1,9 @@
+import { formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { loadOrgMeters, type OrgMeters } from '../usage/load-meters.ts';
 import { replaceOverageLines } from './billing-run-repository.ts';
-import { formatAmount } from './money.ts';
 import { type OverageRow, overagesForPeriods } from './repository.ts';
 
 export type RecalculatedOverages = { meters: OrgMeters; rows: OverageRow[] };

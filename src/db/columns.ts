@@ -13,9 +13,6 @@ export const catalogVersion = () => bigint('catalog_version', { mode: 'number' }
 /** A quantity of a metric: an exact integer, read as a bigint. */
 export const quantity = (name: string) => bigint(name, { mode: 'bigint' });
 
-/** 2^53-1: the largest quantity or minor amount the API answers (as a SafeInt). */
-export const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
-
 /** An exact decimal amount of money or price (no scale limit), read as a string and parsed with `Dec`. */
 export const decimalAmount = (name: string) => numeric(name);
 

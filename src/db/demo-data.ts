@@ -1,5 +1,5 @@
 import { count } from 'drizzle-orm';
-import { periodContaining } from '../billing/periods.ts';
+import { periodContaining } from '../core/index.ts';
 import { createOrg } from '../orgs/create-org.ts';
 import { ensureUser, type OrgRow, upsertMembership } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';

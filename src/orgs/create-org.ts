@@ -1,5 +1,5 @@
 import { writeAudit } from '../admin/audit.ts';
-import { validateAnchor } from '../billing/periods.ts';
+import { validateAnchor } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, conflict, notFound } from '../errors.ts';
 import { planByCode } from '../plans/repository.ts';

@@ -1,7 +1,7 @@
 import { actorOf } from '../admin/audit.ts';
-import { periodContaining } from '../billing/periods.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { periodContaining } from '../core/index.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { PlanRef } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';

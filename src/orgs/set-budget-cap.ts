@@ -1,5 +1,5 @@
 import { writeAudit } from '../admin/audit.ts';
-import { type Amount, formatAmount } from '../billing/money.ts';
+import { type Amount, formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';

@@ -1,9 +1,7 @@
 import { writeAudit } from '../admin/audit.ts';
-import { isBillingRuleError } from '../billing/billing-rule-error.ts';
-import { validateOverride } from '../billing/entitlements.ts';
+import { isBillingRuleError, planEntitlementOf, validateOverride } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
-import { planEntitlementOf } from '../plans/entitlement.ts';
 import { entitlementsByPlanIds } from '../plans/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { deleteOverride, lockOrg, overrideOf, upsertOverride } from './admin-repository.ts';

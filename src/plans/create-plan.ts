@@ -1,12 +1,18 @@
 import { writeAudit } from '../admin/audit.ts';
-import { isBillingRuleError } from '../billing/billing-rule-error.ts';
-import { type Entitlement, validateEntitlement } from '../billing/entitlements.ts';
-import type { Amount } from '../billing/money.ts';
-import { currencyExponent, formatAmount, toMinorUnits } from '../billing/money.ts';
-import { type OveragePriceInput, parseOveragePrice } from '../billing/pricing.ts';
+import {
+  type Amount,
+  currencyExponent,
+  type Entitlement,
+  formatAmount,
+  isBillingRuleError,
+  isStorableText,
+  MAX_SAFE_BIGINT,
+  type OveragePriceInput,
+  parseOveragePrice,
+  toMinorUnits,
+  validateEntitlement,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { MAX_SAFE_BIGINT } from '../db/columns.ts';
-import { isStorableText } from '../db/storable-text.ts';
 import { badInput, conflict } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { insertPlan, listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';

@@ -1,11 +1,10 @@
 import { actorOf } from '../admin/audit.ts';
-import { Dec } from '../billing/money.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
+import { Dec, overagePriceOf } from '../core/index.ts';
 import { unauthenticated } from '../errors.ts';
 import { unwrap } from '../result.ts';
 import { createPlan } from './create-plan.ts';
-import { overagePriceOf } from './entitlement.ts';
 import { listPlans, type MetricRow, type PlanEntitlementRow, type PlanRow } from './repository.ts';
 
 export const MetricAggregationEnum = builder.enumType('MetricAggregation', {

@@ -1,6 +1,5 @@
 import { writeAudit } from '../admin/audit.ts';
-import type { Amount } from '../billing/money.ts';
-import { formatAmount } from '../billing/money.ts';
+import { type Amount, formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';

@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
-import { minorToStripeAmount } from '../billing/money.ts';
 import type { Clock } from '../context.ts';
+import { isBillingRuleError, MAX_SAFE_BIGINT, minorToStripeAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { orgsByIds } from '../orgs/repository.ts';
 import { errorMessage, isRetryable } from './client.ts';
 import { claimDueItems, markFailed, markRetry, markSent, setStripeCustomer } from './outbox-repository.ts';

@@ -1,9 +1,8 @@
 import { and, eq, gt, lte } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import { isBillingRuleError } from '../billing/billing-rule-error.ts';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
 import { invoiceItems } from '../billing/invoice-items-tables.ts';
-import { minorToStripeAmount } from '../billing/money.ts';
+import { isBillingRuleError, minorToStripeAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { orgs } from '../orgs/tables.ts';
 import { errorMessage } from './client.ts';

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import type { Clock } from '../context.ts';
+import { isStorableText } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { isStorableText } from '../db/storable-text.ts';
 import { forgetStripeCustomer, recordStripeEvent, setInvoiceState } from './webhook-repository.ts';
 
 const MAX_BODY_BYTES = 1_000_000;

@@ -1,19 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { overageBudgetOf } from '../billing/budget.ts';
-import { periodContaining } from '../billing/periods.ts';
+import {
+  decideOnCounter,
+  entitlementFor,
+  exceedsCharacters,
+  isStorableText,
+  MAX_EVENT_ID_LENGTH,
+  periodContaining,
+  type QuotaDecisionView,
+  quotaView,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { isStorableText } from '../db/storable-text.ts';
 import { badInput, notFound } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
-import { decideOnCounter } from './decide-consumption.ts';
-import { type QuotaDecisionView, quotaView } from './quota-view.ts';
-import { exceedsCharacters, MAX_EVENT_ID_LENGTH } from './usage-event-rules.ts';
 
-export type { QuotaDecisionView } from './quota-view.ts';
+export type { QuotaDecisionView } from '../core/index.ts';
 
 export type CheckQuotaParams = {
   /** An org the caller may see (the caller checks); NOT_FOUND when there is no such org. */

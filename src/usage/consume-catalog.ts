@@ -1,13 +1,11 @@
-import type { Entitlement } from '../billing/entitlements.ts';
+import { type Entitlement, entitlementFor, type QuotaDecisionView } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { EntitlementOverrideRow, OrgRow } from '../orgs/repository.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
 import { knownMetrics } from '../plans/known-metrics.ts';
 import { type MetricRow, orgsWithEntitlements, type PlanEntitlementRow } from '../plans/repository.ts';
 import { fail, type Result } from '../result.ts';
 import { prepareEvent } from './ingest.ts';
-import type { QuotaDecisionView } from './quota-view.ts';
 import type { PreparedUsageEvent } from './repository.ts';
 
 /** One consumption: may the org use `quantity` more of `metric` now, and if so, count it. */

@@ -1,7 +1,17 @@
 import { lockOrgBudgets, overageBudgetOf, raiseBudgetAlert } from '../billing/budget.ts';
-import { canRefuse, type OverageBudget, overageTotalAfter } from '../billing/quota.ts';
+import {
+  type CounterState,
+  canRefuse,
+  decideConsumption,
+  decideOnCounter,
+  keyReuseConflict,
+  MAX_SAFE_BIGINT,
+  type OverageBudget,
+  overageTotalAfter,
+  type QuotaDecisionView,
+  quotaView,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
 import type { MetricRow } from '../plans/repository.ts';
@@ -12,9 +22,6 @@ import {
   type ConsumeRequest,
   readConsumeCatalog,
 } from './consume-catalog.ts';
-import { type CounterState, decideConsumption, decideOnCounter } from './decide-consumption.ts';
-import { keyReuseConflict } from './idempotency-key.ts';
-import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
   insertEventsAndCount,

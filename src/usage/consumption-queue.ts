@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import { entitlementFor, type QuotaDecisionView } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { isTransactionConflict } from '../db/connection-loss.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
 import {
@@ -14,7 +14,6 @@ import {
   type OrgCatalog,
 } from './consume-catalog.ts';
 import { countUnrefusable, isUnrefusable } from './count-unrefusable.ts';
-import type { QuotaDecisionView } from './quota-view.ts';
 import { isConsumptionRace, violatesSafeUsage } from './repository.ts';
 
 type Waiting = {

@@ -1,11 +1,14 @@
-import { canRefuse } from '../billing/quota.ts';
+import {
+  canRefuse,
+  decideConsumption,
+  keyReuseConflict,
+  type QuotaDecisionView,
+  quotaView,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { Admitted } from './consume-catalog.ts';
-import { decideConsumption } from './decide-consumption.ts';
-import { keyReuseConflict } from './idempotency-key.ts';
-import { type QuotaDecisionView, quotaView } from './quota-view.ts';
 import {
   counterKeyString,
   countersForPeriods,

@@ -2,10 +2,10 @@ import { mayReadOrgData } from '../auth/org-data.ts';
 import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
+import type { Meter } from '../core/index.ts';
 import { BillingPeriodRef, loadVisibleOrg, OrgRef } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters, type OrgMeters } from './load-meters.ts';
-import type { Meter } from './meters.ts';
 
 type OrgUsage = OrgMeters & { asOf: Date };
 type MetricUsage = Meter & { orgId: string };

@@ -1,6 +1,5 @@
-import { CalendarCache } from '../billing/calendar-cache.ts';
+import { CalendarCache, truncateText } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { truncateText } from '../db/storable-text.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { type InsertedEvent, insertEventsAndCount, type PreparedUsageEvent } from './repository.ts';
 

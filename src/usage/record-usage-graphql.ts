@@ -1,7 +1,7 @@
 import { builder } from '../builder.ts';
+import { REJECTION_CODES, type RejectionCode } from '../core/index.ts';
 import { unwrap } from '../result.ts';
 import { recordUsage } from './record-usage.ts';
-import { REJECTION_CODES, type RejectionCode } from './usage-event-rules.ts';
 import { assertUsageWriter } from './writers.ts';
 
 const UsageEventInput = builder.inputType('UsageEventInput', {

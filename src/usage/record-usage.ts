@@ -1,18 +1,24 @@
 import type { Principal } from '../auth/principal.ts';
-import type { MetricAggregation } from '../billing/aggregation.ts';
 import { refuseOverBudget } from '../billing/budget-guard.ts';
-import type { Entitlement } from '../billing/entitlements.ts';
 import { carryLateEventsForward } from '../billing/frozen-periods.ts';
+import {
+  checkEventFields,
+  decideOnCounter,
+  type Entitlement,
+  entitlementFor,
+  MAX_EVENTS_PER_CALL,
+  MAX_SAFE_BIGINT,
+  type MetricAggregation,
+  type Rejection,
+  type UsageEventInput,
+} from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { MAX_SAFE_BIGINT } from '../db/columns.ts';
 import { isTransactionConflict } from '../db/connection-loss.ts';
 import { badInput } from '../errors.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { decideOnCounter } from './decide-consumption.ts';
 import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
 import {
   type CounterKey,
@@ -24,12 +30,6 @@ import {
   recordedEvents,
   violatesSafeUsage,
 } from './repository.ts';
-import {
-  checkEventFields,
-  MAX_EVENTS_PER_CALL,
-  type Rejection,
-  type UsageEventInput,
-} from './usage-event-rules.ts';
 
 export type RecordUsageInput = UsageEventInput & { orgId?: string | null };
 

@@ -1,9 +1,9 @@
 import { and, inArray, sql } from 'drizzle-orm';
+import type { CounterState } from '../core/index.ts';
 import { isoFormatter } from '../db/array-literal.ts';
 import type { Db } from '../db/client.ts';
 import { errorChain } from '../db/connection-loss.ts';
 import { rowsOf } from '../db/migrate.ts';
-import type { CounterState } from './decide-consumption.ts';
 import { usageCounters } from './tables.ts';
 
 export type UsageCounterRow = typeof usageCounters.$inferSelect;
@@ -165,7 +165,7 @@ export async function insertEventsAndCount(
       select i.org_id, i.metric_key, i.period_start, max(x.period_end) as period_end, m.aggregation,
         sum(i.quantity)::bigint as total, count(*)::bigint as events, max(i.quantity) as largest,
         -- LATEST: a tie of timestamps goes to the larger event id in byte order (collate "C",
-        -- whatever the database's collation), as billing/aggregation.ts's rule says.
+        -- whatever the database's collation), as core/aggregation.ts's rule says.
         (array_agg(i.quantity order by i.occurred_at desc, i.event_id collate "C" desc))[1] as latest_value,
         max(i.occurred_at) as latest_at,
         (array_agg(i.event_id order by i.occurred_at desc, i.event_id collate "C" desc))[1] as latest_event_id

@@ -9,7 +9,7 @@ import {
   foldCounter,
   type MetricAggregation,
   type PeriodCounter,
-} from '../../src/billing/aggregation.ts';
+} from '../../src/core/index.ts';
 import { type Database, openDatabase, openMemoryDatabase } from '../../src/db/client.ts';
 import { migrate, rowsOf } from '../../src/db/migrate.ts';
 import { insertOrg, type OrgRow } from '../../src/orgs/repository.ts';
@@ -21,7 +21,7 @@ import { fuzzParameters, fuzzTimeout } from '../helpers/fuzz.ts';
 
 /**
  * The period counters and daily aggregates the ingest statement writes (SQL, usage/repository.ts),
- * and each day's usage as analytics reads it, equal the rule (billing/aggregation.ts) applied to
+ * and each day's usage as analytics reads it, equal the rule (core/aggregation.ts) applied to
  * the events the ledger counted: for random batches
  * with replays of recorded ids, late events, equal timestamps and event ids whose order differs
  * between collations. 'postgres-icu' is a PostgreSQL database whose default collation is not

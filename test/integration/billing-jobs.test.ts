@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeOverageLine } from '../../src/billing/invoice-item-description.ts';
-import { Dec } from '../../src/billing/money.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { Dec, describeOverageLine } from '../../src/core/index.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../../src/stripe/outbox-worker.ts';
 
 describe('billing schedule, retry schedule and invoice wording', () => {

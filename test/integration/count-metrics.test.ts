@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CHECK_QUOTA, consume, record, usedByMetric } from '../helpers/usage.ts';
 
 /**
- * A COUNT metric counts events, whatever their quantity (billing/aggregation.ts). Its limits are
+ * A COUNT metric counts events, whatever their quantity (core/aggregation.ts). Its limits are
  * decided as the events they record: a consumption of quantity 50 is one event and uses one unit.
  * The default catalog has no COUNT metric; each test adds its own (there is no API for metrics).
  */

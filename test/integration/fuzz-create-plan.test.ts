@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dec } from '../../src/billing/money.ts';
+import { Dec } from '../../src/core/index.ts';
 import { rowsOf } from '../../src/db/migrate.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import {

@@ -5,7 +5,7 @@ import { startTestServer, TEST_SERVICE_TOKEN, type TestServer } from '../helpers
 import { CHECK_QUOTA, consume, record, usedByMetric } from '../helpers/usage.ts';
 
 /**
- * A LATEST metric keeps the value of the period's latest reading (billing/aggregation.ts). With a
+ * A LATEST metric keeps the value of the period's latest reading (core/aggregation.ts). With a
  * hard limit its counter is locked, and so created empty, before the first reading is written:
  * that reading must still be taken. The default catalog has no LATEST metric; each test adds its
  * own (there is no API for metrics).

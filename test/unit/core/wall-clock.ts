@@ -1,5 +1,5 @@
 /**
- * Test oracle, independent of src/billing/time-zone.ts: the wall clock of an instant in a zone,
+ * Test oracle, independent of src/core/time-zone.ts: the wall clock of an instant in a zone,
  * read straight from Intl, as "epoch ms if the zone were UTC".
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();

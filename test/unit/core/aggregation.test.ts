@@ -7,7 +7,7 @@ import {
   foldCounter,
   type MetricAggregation,
   type UsageEventValue,
-} from '../../../src/billing/aggregation.ts';
+} from '../../../src/core/index.ts';
 
 let ids = 0;
 const ev = (

@@ -1,7 +1,6 @@
 /** fast-check generators for exact amounts and prices. */
 import fc from 'fast-check';
-import { type Amount, Dec } from '../../../src/billing/money.ts';
-import type { OveragePrice } from '../../../src/billing/pricing.ts';
+import { type Amount, Dec, type OveragePrice } from '../../../src/core/index.ts';
 
 /** mantissa / 10^scale, built exactly (never through a float). */
 const scaled = (mantissa: fc.Arbitrary<bigint>) =>

@@ -1,11 +1,10 @@
-import { Dec } from '../billing/money.ts';
-import { type Entitlement, effectiveEntitlement } from '../billing/overage.ts';
-import type { OveragePrice } from '../billing/pricing.ts';
-import type { EntitlementOverrideRow } from '../orgs/repository.ts';
-import type { PlanEntitlementRow } from './repository.ts';
+import type { EntitlementOverrideTerms, PlanEntitlementTerms } from './catalog.ts';
+import { Dec } from './money.ts';
+import { type Entitlement, effectiveEntitlement } from './overage.ts';
+import type { OveragePrice } from './pricing.ts';
 
 /** The overage price stored on a plan entitlement row, as the billing core's value. */
-export function overagePriceOf(row: PlanEntitlementRow): OveragePrice | null {
+export function overagePriceOf(row: PlanEntitlementTerms): OveragePrice | null {
   switch (row.overageModel) {
     case null:
       return null;
@@ -29,7 +28,7 @@ export function overagePriceOf(row: PlanEntitlementRow): OveragePrice | null {
 }
 
 /** A plan's entitlement row as the billing core's value. */
-export function planEntitlementOf(row: PlanEntitlementRow): Entitlement {
+export function planEntitlementOf(row: PlanEntitlementTerms): Entitlement {
   return {
     included: row.included,
     softLimit: row.softLimit,
@@ -40,8 +39,8 @@ export function planEntitlementOf(row: PlanEntitlementRow): Entitlement {
 
 /** The entitlement in force for an org: its override, where it has one, over the plan's. */
 export function orgEntitlementOf(
-  row: PlanEntitlementRow,
-  override: EntitlementOverrideRow | undefined,
+  row: PlanEntitlementTerms,
+  override: EntitlementOverrideTerms | undefined,
 ): Entitlement {
   return effectiveEntitlement(planEntitlementOf(row), override ?? null);
 }
@@ -52,8 +51,8 @@ export const NOT_ENTITLED: Entitlement = { included: 0n, softLimit: null, hardLi
 /** The entitlement in force for an org and metric, given its plan's rows and its overrides. */
 export function entitlementFor(
   metricKey: string,
-  planRows: readonly PlanEntitlementRow[],
-  overrides: readonly EntitlementOverrideRow[],
+  planRows: readonly PlanEntitlementTerms[],
+  overrides: readonly EntitlementOverrideTerms[],
 ): Entitlement {
   const row = planRows.find((r) => r.metricKey === metricKey);
   return row

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from './repository.ts';
+import type { RecordedEvent } from './catalog.ts';
 
 /**
  * Why a consumption cannot be answered as a replay of the event its idempotency key already

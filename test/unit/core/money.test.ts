@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BillingRuleError } from '../../../src/billing/billing-rule-error.ts';
 import {
   addMoney,
+  BillingRuleError,
   chargeDecimals,
   currencyExponent,
   Dec,
@@ -13,7 +13,7 @@ import {
   roundToMinor,
   sumRoundedLines,
   toMinorUnits,
-} from '../../../src/billing/money.ts';
+} from '../../../src/core/index.ts';
 import { amountArb, currencyArb } from './arbitraries.ts';
 
 const round = (a: string, currency: string) => formatAmount(roundToMinor(parseAmount(a), currency));

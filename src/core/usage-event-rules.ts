@@ -1,5 +1,5 @@
-import { MAX_SAFE_BIGINT } from '../db/columns.ts';
-import { isStorableJson, isStorableText } from '../db/storable-text.ts';
+import { MAX_SAFE_BIGINT } from './safe-integer.ts';
+import { isStorableJson, isStorableText } from './storable-text.ts';
 
 /**
  * What a usage event must look like to be accepted. Pure: every check is a function of the event

@@ -3,10 +3,10 @@ import {
   type Entitlement,
   type EntitlementOverride,
   effectiveEntitlement,
+  parseAmount,
   validateEntitlement,
   validateOverride,
-} from '../../../src/billing/entitlements.ts';
-import { parseAmount } from '../../../src/billing/money.ts';
+} from '../../../src/core/index.ts';
 import { catalog } from './catalog.ts';
 
 const limits = (e: Entitlement) => [e.included, e.softLimit, e.hardLimit];

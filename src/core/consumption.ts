@@ -1,17 +1,17 @@
-import type { Entitlement } from '../billing/entitlements.ts';
-import { decideQuota, type OverageBudget, type QuotaDecision } from '../billing/quota.ts';
-import type { MetricRow } from '../plans/repository.ts';
+import type { MetricDefinition } from './catalog.ts';
+import type { Entitlement } from './entitlements.ts';
+import { decideQuota, type OverageBudget, type QuotaDecision } from './quota.ts';
 
 /**
  * The quota decision for consuming `quantity` of a metric whose period value is `used`.
  * SUM metrics add up, so used + quantity must fit. A COUNT metric counts events, whatever their
- * quantity (billing/aggregation.ts): a consumption is one event, so used + 1 must fit. Gauges (MAX, LATEST: seats) are
+ * quantity (core/aggregation.ts): a consumption is one event, so used + 1 must fit. Gauges (MAX, LATEST: seats) are
  * readings: the period value becomes the larger of the two (MAX) or the reading itself (LATEST),
  * and that value is what must fit under the hard limit and the budget. A reading that raises the
  * value is decided as the increase it makes, so hard limits and budgets see the period's real value.
  */
 export function decideConsumption(
-  aggregation: MetricRow['aggregation'],
+  aggregation: MetricDefinition['aggregation'],
   entitlement: Entitlement,
   used: bigint,
   quantity: bigint,
@@ -51,7 +51,7 @@ export type CounterState = { value: bigint; latestAt: Date | null };
  * same batch must see.
  */
 export function decideOnCounter(
-  aggregation: MetricRow['aggregation'],
+  aggregation: MetricDefinition['aggregation'],
   entitlement: Entitlement,
   counter: CounterState | undefined,
   event: { quantity: bigint; at: Date },
@@ -76,7 +76,7 @@ export type ReadingTime = { at: Date; heldAt: Date | null };
  * Whether a LATEST reading is older than the one its counter holds: the write keeps the latest by
  * timestamp (insertEventsAndCount), so such a reading is recorded but leaves the period's value.
  * A reading of the same instant is not outdated here: the write breaks that tie by event id in
- * byte order (billing/aggregation.ts), and deciding it as the new value is the side limits are safe on.
+ * byte order (core/aggregation.ts), and deciding it as the new value is the side limits are safe on.
  */
 export function isOutdatedReading(reading: ReadingTime | undefined): boolean {
   return reading?.heldAt != null && reading.at.getTime() < reading.heldAt.getTime();

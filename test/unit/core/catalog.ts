@@ -1,6 +1,5 @@
 /** The default catalog (src/plans/catalog.ts), as entitlements the billing core understands. */
-import type { Entitlement } from '../../../src/billing/entitlements.ts';
-import { parseAmount } from '../../../src/billing/money.ts';
+import { type Entitlement, parseAmount } from '../../../src/core/index.ts';
 
 const perUnit = (unitPrice: string) => ({ model: 'PER_UNIT' as const, unitPrice: parseAmount(unitPrice) });
 const limited = (included: bigint, hard: bigint | null, price: Entitlement['overagePrice']): Entitlement => ({

@@ -1,8 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Entitlement } from '../../../src/billing/entitlements.ts';
-import { Dec, formatAmount, formatMoney, parseAmount, roundToMinor } from '../../../src/billing/money.ts';
-import { computeOverageLine, overageThreshold, summarizeOverages } from '../../../src/billing/overage.ts';
+import {
+  computeOverageLine,
+  Dec,
+  type Entitlement,
+  formatAmount,
+  formatMoney,
+  overageThreshold,
+  parseAmount,
+  roundToMinor,
+  summarizeOverages,
+} from '../../../src/core/index.ts';
 import { overagePriceArb } from './arbitraries.ts';
 import { catalog } from './catalog.ts';
 

@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Dec, formatAmount, parseAmount } from '../../../src/billing/money.ts';
 import {
+  Dec,
+  formatAmount,
   type OveragePrice,
+  parseAmount,
   parseOveragePrice,
   priceOverageUnits,
   unitPriceOf,
   validateOveragePrice,
-} from '../../../src/billing/pricing.ts';
+} from '../../../src/core/index.ts';
 import {
   graduatedArb,
   overagePriceArb,

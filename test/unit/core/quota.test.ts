@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Entitlement } from '../../../src/billing/entitlements.ts';
-import { fromMinorUnits, parseAmount } from '../../../src/billing/money.ts';
-import { computeOverageLine } from '../../../src/billing/overage.ts';
-import { canRefuse, decideQuota, type OverageBudget } from '../../../src/billing/quota.ts';
+import {
+  canRefuse,
+  computeOverageLine,
+  decideQuota,
+  type Entitlement,
+  fromMinorUnits,
+  type OverageBudget,
+  parseAmount,
+} from '../../../src/core/index.ts';
 import { overagePriceArb } from './arbitraries.ts';
 import { catalog } from './catalog.ts';
 

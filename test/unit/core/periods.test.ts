@@ -8,7 +8,7 @@ import {
   periodsBetween,
   previousPeriod,
   validateAnchor,
-} from '../../../src/billing/periods.ts';
+} from '../../../src/core/index.ts';
 
 const iso = (p: BillingPeriod) => [p.start.toISOString(), p.end.toISOString()];
 const at = (s: string) => new Date(s);

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Entitlement } from '../../src/billing/entitlements.ts';
-import { Dec } from '../../src/billing/money.ts';
 import {
+  Dec,
   decideConsumption,
+  type Entitlement,
   heldAfterReading,
   isOutdatedReading,
-} from '../../src/usage/decide-consumption.ts';
-import { overagePriceArb } from './billing/arbitraries.ts';
+} from '../../../src/core/index.ts';
+import { overagePriceArb } from './arbitraries.ts';
 
 /** Seats with a priced overage: 5 included, $10 a seat past them, a wall at 20. */
 const seats: Entitlement = {

@@ -1,11 +1,11 @@
-import type { BillingPeriod } from '../billing/periods.ts';
-import type { QuotaDecision, QuotaReason } from '../billing/quota.ts';
-import type { MetricRow } from '../plans/repository.ts';
+import type { MetricDefinition } from './catalog.ts';
+import type { BillingPeriod } from './periods.ts';
+import type { QuotaDecision, QuotaReason } from './quota.ts';
 
 export type QuotaDecisionView = {
   allowed: boolean;
   reason: QuotaReason;
-  metric: MetricRow;
+  metric: MetricDefinition;
   /** Usage of the period after this decision (including the consumed quantity when consumed). */
   used: bigint;
   limit: bigint | null;
@@ -18,7 +18,7 @@ export type QuotaDecisionView = {
 /** What checkQuota answers for a decision, with the period's usage `used` after it. */
 export function quotaView(
   d: QuotaDecision,
-  params: { metric: MetricRow; period: BillingPeriod; used: bigint; consumed: boolean },
+  params: { metric: MetricDefinition; period: BillingPeriod; used: bigint; consumed: boolean },
 ): QuotaDecisionView {
   const { used } = params;
   return {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CalendarCache } from '../../../src/billing/calendar-cache.ts';
-import { localDay, periodContaining } from '../../../src/billing/periods.ts';
+import { CalendarCache, localDay, periodContaining } from '../../../src/core/index.ts';
 
 const zones = [
   'UTC',

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   chargeDecimals,
+  computeOverageLine,
   currencyExponent,
   formatAmount,
   fromMinorUnits,
@@ -19,8 +20,7 @@ import {
   stripeExponent,
   toMinorUnits,
   toStripeAmount,
-} from '../../../src/billing/money.ts';
-import { computeOverageLine } from '../../../src/billing/overage.ts';
+} from '../../../src/core/index.ts';
 import { amountArb, overagePriceArb } from './arbitraries.ts';
 
 const ZERO_DECIMAL = ['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX'];

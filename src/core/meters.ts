@@ -1,25 +1,29 @@
-import type { Entitlement } from '../billing/entitlements.ts';
-import type { Money } from '../billing/money.ts';
-import { computeOverageLine, type OverageLine } from '../billing/overage.ts';
-import type { BillingPeriod } from '../billing/periods.ts';
-import type { EntitlementOverrideRow } from '../orgs/repository.ts';
-import { entitlementFor } from '../plans/entitlement.ts';
-import type { MetricRow, PlanEntitlementRow, PlanRow } from '../plans/repository.ts';
-import type { UsageCounterRow } from './repository.ts';
+import type {
+  CounterValue,
+  EntitlementOverrideTerms,
+  MetricDefinition,
+  PlanEntitlementTerms,
+  PlanTerms,
+} from './catalog.ts';
+import { entitlementFor } from './entitlement-resolution.ts';
+import type { Entitlement } from './entitlements.ts';
+import type { Money } from './money.ts';
+import { computeOverageLine, type OverageLine } from './overage.ts';
+import type { BillingPeriod } from './periods.ts';
 
 /** Everything needed to meter one org in one period, as read from the database. */
 export type OrgMeterInputs = {
-  plan: PlanRow;
-  entitlements: readonly PlanEntitlementRow[];
-  overrides: readonly EntitlementOverrideRow[];
+  plan: PlanTerms;
+  entitlements: readonly PlanEntitlementTerms[];
+  overrides: readonly EntitlementOverrideTerms[];
   /** The org's counters for the period. */
-  counters: readonly Pick<UsageCounterRow, 'metricKey' | 'value'>[];
-  metrics: readonly MetricRow[];
+  counters: readonly CounterValue[];
+  metrics: readonly MetricDefinition[];
 };
 
 /** One metric of one org in one period: usage against the entitlement, and its overage. */
 export type Meter = {
-  metric: MetricRow;
+  metric: MetricDefinition;
   entitlement: Entitlement;
   used: bigint;
   /** hardLimit ?? included; null when unlimited. */
@@ -34,7 +38,7 @@ export type Meter = {
 };
 
 export function meterMetric(params: {
-  metric: MetricRow;
+  metric: MetricDefinition;
   entitlement: Entitlement;
   used: bigint;
   period: BillingPeriod;

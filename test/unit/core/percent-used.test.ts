@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Dec } from '../../src/billing/money.ts';
-import { percentOf } from '../../src/usage/meters.ts';
+import { Dec, percentOf } from '../../../src/core/index.ts';
 
 /** What percentUsed was before it was worked out in integers: decimals, half-up to 2 places. */
 const decimalPercent = (used: bigint, included: bigint) =>

@@ -7,7 +7,7 @@ import {
   nextPeriod,
   periodContaining,
   previousPeriod,
-} from '../../../src/billing/periods.ts';
+} from '../../../src/core/index.ts';
 import { anchorMidnightOfMonth, wallClock, ZONES } from './wall-clock.ts';
 
 const MIN = Date.UTC(1970, 0, 1);

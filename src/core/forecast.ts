@@ -1,7 +1,7 @@
-import type { MetricAggregation } from '../billing/aggregation.ts';
-import type { Entitlement } from '../billing/entitlements.ts';
-import { computeOverageLine, type OverageLine } from '../billing/overage.ts';
-import type { BillingPeriod } from '../billing/periods.ts';
+import type { MetricAggregation } from './aggregation.ts';
+import type { Entitlement } from './entitlements.ts';
+import { computeOverageLine, type OverageLine } from './overage.ts';
+import type { BillingPeriod } from './periods.ts';
 
 export type UsageForecast = {
   /** Usage expected at the period's end. */

@@ -1,5 +1,5 @@
-import { type Amount, sumRoundedLines } from '../billing/money.ts';
-import type { Meter } from '../usage/meters.ts';
+import type { Meter } from './meters.ts';
+import { type Amount, sumRoundedLines } from './money.ts';
 
 export const ALERT_THRESHOLDS = [80, 90, 100] as const;
 
