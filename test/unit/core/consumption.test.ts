@@ -1,13 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  type CounterState,
   Dec,
   decideConsumption,
+  decideOnCounter,
   type Entitlement,
   heldAfterReading,
   isOutdatedReading,
+  type MetricAggregation,
 } from '../../../src/core/index.ts';
 import { overagePriceArb } from './arbitraries.ts';
+import { catalog } from './catalog.ts';
 
 /** Seats with a priced overage: 5 included, $10 a seat past them, a wall at 20. */
 const seats: Entitlement = {
@@ -148,5 +152,115 @@ describe("decideConsumption of a LATEST reading older than its counter's", () =>
         },
       ),
     );
+  });
+});
+
+describe('decideOnCounter: the counter the next decision of a batch sees', () => {
+  const NOW = Date.UTC(2026, 10, 16, 12);
+  const minutes = (m: number) => new Date(NOW + m * 60_000);
+  const gauge: Entitlement = { included: 10n, softLimit: null, hardLimit: 10n, overagePrice: null };
+  /** Decides events one after the other on one counter, from an empty one. */
+  const fold = (aggregation: MetricAggregation, e: Entitlement, events: [bigint, number][]) => {
+    let counter: CounterState | undefined;
+    return events.map(([quantity, minute]) => {
+      const d = decideOnCounter(aggregation, e, counter, { quantity, at: minutes(minute) });
+      counter = d.counterAfter;
+      return [d.allowed, counter.value, d.remaining];
+    });
+  };
+
+  it.each<[string, MetricAggregation, Entitlement, [bigint, number][], unknown[]]>([
+    // name, aggregation, entitlement, events [quantity, minute], [allowed, counter value, remaining] each
+    [
+      'MAX keeps the peak',
+      'MAX',
+      catalog.pro.seats,
+      [
+        [3n, 0],
+        [7n, 1],
+        [4n, 2],
+      ],
+      [
+        [true, 3n, 2n],
+        [true, 7n, 0n],
+        [true, 7n, 0n],
+      ],
+    ],
+    [
+      'LATEST keeps the latest by time, not by arrival',
+      'LATEST',
+      gauge,
+      [
+        [5n, -30],
+        [7n, -20],
+        [9n, -40],
+      ],
+      [
+        [true, 5n, 5n],
+        [true, 7n, 3n],
+        [true, 7n, 3n],
+      ],
+    ],
+    [
+      'COUNT: one unit per event, whatever its quantity, up to the wall',
+      'COUNT',
+      { ...gauge, included: 3n, hardLimit: 3n },
+      [
+        [50n, 0],
+        [50n, 1],
+        [50n, 2],
+        [50n, 3],
+      ],
+      [
+        [true, 1n, 2n],
+        [true, 2n, 1n],
+        [true, 3n, 0n],
+        [false, 3n, 0n],
+      ],
+    ],
+    [
+      'SUM: an event that would pass the wall is refused whole, later ones still fit',
+      'SUM',
+      catalog.free.api_calls,
+      [
+        [990n, 0],
+        [6n, 1],
+        [5n, 2],
+        [4n, 3],
+      ],
+      [
+        [true, 990n, 10n],
+        [true, 996n, 4n],
+        [false, 996n, 4n],
+        [true, 1_000n, 0n],
+      ],
+    ],
+    [
+      'LATEST: a reading older than the one held moves nothing, past the wall too',
+      'LATEST',
+      gauge,
+      [
+        [5n, 2],
+        [50n, -30],
+        [3n, 0],
+      ],
+      [
+        [true, 5n, 5n],
+        [true, 5n, 5n],
+        [true, 5n, 5n],
+      ],
+    ],
+  ])('%s', (_name, aggregation, e, events, expected) => {
+    expect(fold(aggregation, e, events)).toEqual(expected);
+  });
+
+  it('starts from an empty counter, and keeps it as it was when refusing', () => {
+    const first = decideOnCounter('LATEST', gauge, undefined, { quantity: 4n, at: minutes(0) });
+    expect(first.counterAfter).toEqual({ value: 4n, latestAt: minutes(0) });
+    const held = { value: 4n, latestAt: minutes(0) };
+    const past = decideOnCounter('LATEST', gauge, held, { quantity: 11n, at: minutes(1) });
+    expect([past.allowed, past.reason, past.counterAfter]).toEqual([false, 'HARD_LIMIT', held]);
+    const older = decideOnCounter('LATEST', gauge, held, { quantity: 2n, at: minutes(-1) });
+    expect([older.allowed, older.counterAfter]).toEqual([true, held]);
   });
 });
