@@ -17,6 +17,7 @@ import {
   ZERO,
 } from '../../../src/core/index.ts';
 import { currencyArb, overagePriceArb } from './arbitraries.ts';
+import { catalog } from './catalog.ts';
 
 const small = fc.bigInt({ min: 0n, max: 50n });
 /** Any price, or one of a few that make lines of a few units round (half a cent, a third of a unit). */
@@ -138,5 +139,137 @@ describe('canRefuse: a consumption that cannot be refused is decided from the us
         expect(d).toEqual(decideQuota({ entitlement, used: used + quantity, quantity: 0n }));
       }),
     );
+  });
+});
+
+describe("one budget across an org's metrics, carried from one consumption to the next", () => {
+  type Step = [metric: string, quantity: bigint, minute?: number];
+  const seats: Entitlement = {
+    ...catalog.pro.seats,
+    overagePrice: { model: 'PER_UNIT', unitPrice: new Dec('10') },
+  };
+  const metered: Record<string, [MetricAggregation, Entitlement]> = {
+    api_calls: ['SUM', catalog.pro.api_calls],
+    tokens: ['SUM', catalog.pro.tokens],
+    playbook_runs: ['SUM', catalog.pro.playbook_runs],
+    seats: ['MAX', seats],
+    gauge: ['LATEST', seats],
+  };
+  /** Decides each step with the budget carried; answers [allowed, reason, budgetExceeded, total after]. */
+  function run(cap: string, action: OverageBudget['action'], usage: Record<string, bigint>, steps: Step[]) {
+    const counters = new Map<string, CounterState>();
+    let soFar: Amount = ZERO;
+    for (const [key, value] of Object.entries(usage)) {
+      counters.set(key, { value, latestAt: null });
+      soFar = soFar.plus(
+        computeOverageLine({
+          used: value,
+          entitlement: metered[key]![1],
+          currency: 'USD',
+          billingEnabled: true,
+        }).costRounded,
+      );
+    }
+    return steps.map(([key, quantity, minute = 0]) => {
+      const [aggregation, entitlement] = metered[key]!;
+      const budget: OverageBudget = { cap: new Dec(cap), action, overageCostSoFar: soFar, currency: 'USD' };
+      const counter = counters.get(key);
+      const at = new Date(Date.UTC(2026, 10, 16, 10, 30 + minute));
+      const d = decideOnCounter(
+        aggregation,
+        entitlement,
+        counter,
+        { quantity, at },
+        { budget, billingEnabled: true },
+      );
+      if (d.allowed) {
+        soFar = overageTotalAfter(budget, entitlement, counter?.value ?? 0n, d.usedAfter, true);
+        counters.set(key, d.counterAfter);
+      }
+      return [d.allowed, d.reason, d.budgetExceeded, soFar.toFixed()];
+    });
+  }
+
+  it.each<[string, string, OverageBudget['action'], Record<string, bigint>, Step[], unknown[]]>([
+    [
+      'BLOCK $10 from $9.00 of tokens: up to the cap, then every metric that adds cost is refused',
+      '10',
+      'BLOCK',
+      { tokens: 590_000n },
+      [
+        ['tokens', 10_000n],
+        ['tokens', 100n],
+        ['playbook_runs', 51n],
+        ['playbook_runs', 50n],
+        ['api_calls', 1_000n],
+        ['tokens', 5_000n],
+      ],
+      [
+        [true, 'OVERAGE', false, '10'],
+        [false, 'BUDGET_CAP', true, '10'], // $10.01
+        [false, 'BUDGET_CAP', true, '10'], // +$1.00 of runs
+        [true, 'WITHIN_INCLUDED', false, '10'], // included runs cost nothing
+        [true, 'WITHIN_INCLUDED', false, '10'],
+        [false, 'BUDGET_CAP', true, '10'],
+      ],
+    ],
+    [
+      'BLOCK $5 at $5.00: ten more calls are $5.01',
+      '5',
+      'BLOCK',
+      { api_calls: 105_000n },
+      [['api_calls', 10n]],
+      [[false, 'BUDGET_CAP', true, '5']],
+    ],
+    [
+      'ALERT $1: allowed past the cap, flagged',
+      '1',
+      'ALERT',
+      { api_calls: 100_000n },
+      [
+        ['api_calls', 2_000n],
+        ['api_calls', 2_000n],
+      ],
+      [
+        [true, 'OVERAGE', true, '2'],
+        [true, 'OVERAGE', true, '4'],
+      ],
+    ],
+    [
+      'BLOCK $50 on priced seats (MAX): decided on the value a reading makes',
+      '50',
+      'BLOCK',
+      {},
+      [
+        ['seats', 10n],
+        ['seats', 11n],
+        ['seats', 9n],
+        ['seats', 12n],
+      ],
+      [
+        [true, 'OVERAGE', false, '50'],
+        [false, 'BUDGET_CAP', true, '50'],
+        [true, 'OVERAGE', false, '50'],
+        [false, 'BUDGET_CAP', true, '50'],
+      ],
+    ],
+    [
+      'BLOCK $50 on a LATEST gauge: an older reading costs nothing',
+      '50',
+      'BLOCK',
+      {},
+      [
+        ['gauge', 6n, 2],
+        ['gauge', 20n, -30],
+        ['gauge', 7n, 3],
+      ],
+      [
+        [true, 'OVERAGE', false, '10'],
+        [true, 'OVERAGE', false, '10'],
+        [true, 'OVERAGE', false, '20'],
+      ],
+    ],
+  ])('%s', (_name, cap, action, usage, steps, expected) => {
+    expect(run(cap, action, usage, steps)).toEqual(expected);
   });
 });
