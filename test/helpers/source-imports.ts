@@ -29,7 +29,11 @@ export function importsOf(source: string, fileName = 'file.ts'): SourceImport[] 
         typeOnly: clause?.isTypeOnly === true || allNamedTypes,
         line: lineOf(node),
       });
-    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    } else if (
+      ts.isExportDeclaration(node) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       const clause = node.exportClause;
       const allNamedTypes =
         clause !== undefined &&
@@ -88,10 +92,18 @@ export function impureUsesOf(source: string, fileName = 'file.ts'): { what: stri
     'Deno',
   ]);
   const visit = (node: ts.Node) => {
-    if (ts.isNewExpression(node) && node.expression.getText() === 'Date' && (node.arguments?.length ?? 0) === 0) {
+    if (
+      ts.isNewExpression(node) &&
+      node.expression.getText() === 'Date' &&
+      (node.arguments?.length ?? 0) === 0
+    ) {
       found.push({ what: 'new Date() (reads the clock)', line: lineOf(node) });
     }
-    if (ts.isCallExpression(node) && node.expression.getText() === 'Date' && !ts.isNewExpression(node.parent)) {
+    if (
+      ts.isCallExpression(node) &&
+      node.expression.getText() === 'Date' &&
+      !ts.isNewExpression(node.parent)
+    ) {
       found.push({ what: 'Date() (reads the clock)', line: lineOf(node) });
     }
     if (ts.isPropertyAccessExpression(node)) {

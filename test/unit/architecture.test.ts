@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { impureUsesOf, importsOf, sourceFilesUnder } from '../helpers/source-imports.ts';
+import { importsOf, impureUsesOf, sourceFilesUnder } from '../helpers/source-imports.ts';
 
 const src = path.resolve(import.meta.dirname, '../../src');
 const core = path.join(src, 'core');
