@@ -29,7 +29,7 @@ async function main(): Promise<void> {
       import('./auth/dev-secret.ts'),
       import('./auth/tokens.ts'),
       import('./bootstrap.ts'),
-      import('./db/demo-data.ts'),
+      import('./seed/demo-data.ts'),
       import('./logger.ts'),
     ]);
   const log = createLogger(config.logLevel);

@@ -7,11 +7,11 @@ import postgres from 'postgres';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { postgresOptions } from './postgres-options.ts';
 import { preparingStatements } from './prepared-statements.ts';
-import * as schema from './schema.ts';
-
-export type Schema = typeof schema;
-/** A database handle or a transaction: repositories take either. */
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/**
+ * A database handle or a transaction: repositories take either. No table schema is attached: every
+ * query names its tables (each module's tables.ts), so db/ depends on no module.
+ */
+export type Db = PgDatabase<PgQueryResultHKT>;
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -42,7 +42,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     // bigint columns arrive as strings and are turned into bigint by drizzle.
     const poolSize = options.poolSize ?? 10;
     const client = postgres(options.databaseUrl, { ...postgresOptions('meterline'), max: poolSize });
-    const db = drizzlePostgres({ client: preparingStatements(client), schema, logger }) as unknown as Db;
+    const db = drizzlePostgres({ client: preparingStatements(client), logger }) as unknown as Db;
     const url = new URL(options.databaseUrl);
     return {
       kind: 'postgres',
@@ -58,7 +58,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const lock = acquireDataDirLock(options.dataDir);
   try {
     const client = await PGlite.create({ dataDir: options.dataDir });
-    const db = drizzlePglite({ client, schema, logger }) as unknown as Db;
+    const db = drizzlePglite({ client, logger }) as unknown as Db;
     return {
       kind: 'pglite',
       db,
@@ -83,7 +83,7 @@ export async function openMemoryDatabase(onQuery?: (sql: string) => void): Promi
   const logger = onQuery ? { logQuery: (q: string) => onQuery(q) } : undefined;
   return {
     kind: 'pglite',
-    db: drizzlePglite({ client, schema, logger }) as unknown as Db,
+    db: drizzlePglite({ client, logger }) as unknown as Db,
     describe: 'in-memory PGlite',
     close: () => client.close(),
   };

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDemoData } from '../../src/db/demo-data.ts';
 import { DEFAULT_QUERY, graphiqlOptions } from '../../src/http/graphiql.ts';
+import { loadDemoData } from '../../src/seed/demo-data.ts';
 import { hasChromium, launchChromium } from '../helpers/dashboard-browser.ts';
 import { PLATFORM_ADMIN, startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/server.ts';
 

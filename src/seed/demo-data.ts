@@ -1,10 +1,10 @@
 import { count } from 'drizzle-orm';
 import { periodContaining } from '../core/index.ts';
+import type { Db } from '../db/client.ts';
 import { createOrg } from '../orgs/create-org.ts';
 import { ensureUser, type OrgRow, upsertMembership } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';
 import { type AcceptedUsageEvent, ingestEvents } from '../usage/ingest.ts';
-import type { Db } from './client.ts';
 
 type DemoOrg = {
   name: string;
