@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { startAlertChecks } from './alerts/alert-service.ts';
 import { type App, createApp } from './app.ts';
 import { resolveJwtSecret } from './auth/dev-secret.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config/config.ts';
 import type { Clock } from './context.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';

@@ -1,4 +1,4 @@
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { holdPort, type PortHold } from './port.ts';
 
 /** Process entry: config -> port -> database -> app -> listen; SIGINT / SIGTERM drain and close. */

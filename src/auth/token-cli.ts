@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadConfig } from '../config/config.ts';
 import { authorizationHeader, jwtSecretSource, resolveJwtSecret } from './dev-secret.ts';
 import { signUserToken } from './tokens.ts';
 

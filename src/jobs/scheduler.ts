@@ -1,12 +1,12 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
+import { cronTicker, parseCron } from '../config/cron.ts';
 import type { Clock } from '../context.ts';
 import type { Database } from '../db/client.ts';
 import { createStripeClient, type StripeSettings } from '../stripe/client.ts';
 import { createOutboxWorker, type OutboxWorker } from '../stripe/outbox-worker.ts';
 import { BILLING_RUN_QUEUE, createBillingRunQueue } from './billing-queue.ts';
 import { runBillingRun } from './billing-run.ts';
-import { cronTicker, parseCron } from './cron.ts';
 
 export type BillingJobsSettings = {
   /** BILLING_CRON (UTC), default daily at 02:00. */

@@ -1,7 +1,7 @@
 import { authorizationHeader } from '../auth/dev-secret.ts';
 import { signUserToken } from '../auth/tokens.ts';
 import { startMeterline } from '../bootstrap.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../logger.ts';
 import { loadDemoData } from './demo-data.ts';
 

@@ -1,4 +1,5 @@
 import { builder } from '../builder.ts';
+import { NO_ALLOWED_TARGETS } from '../config/allowed-targets.ts';
 import type { Context } from '../context.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
@@ -14,7 +15,7 @@ import {
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
 } from './repository.ts';
-import { NO_ALLOWED_TARGETS, resolveWithDns, type WebhookTargetPolicy } from './target-policy.ts';
+import { resolveWithDns, type WebhookTargetPolicy } from './target-policy.ts';
 
 const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   values: ['PENDING', 'DELIVERED', 'FAILED'] as const,

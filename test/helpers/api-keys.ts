@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { TestDatabaseKind } from './databases.ts';
 import type { TestOrg } from './fixtures.ts';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { signUserToken } from '../../src/auth/tokens.ts';
 import { type Meterline, startMeterline } from '../../src/bootstrap.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { type Database, openDatabase, openMemoryDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { ResolveHost } from '../../src/webhooks/target-policy.ts';

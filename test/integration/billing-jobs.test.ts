@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { Dec, describeOverageLine } from '../../src/core/index.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../../src/stripe/outbox-worker.ts';
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.ts';
+import { NO_ALLOWED_TARGETS, parseAllowedTargets } from '../../../src/config/allowed-targets.ts';
+import { loadConfig } from '../../../src/config/config.ts';
 import { classifyError } from '../../../src/webhooks/post-webhook.ts';
 import {
   blockedAddressReason,
-  NO_ALLOWED_TARGETS,
-  parseAllowedTargets,
   urlRefusal,
   type WebhookTargetPolicy,
 } from '../../../src/webhooks/target-policy.ts';

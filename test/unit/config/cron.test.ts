@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cronTicker, parseCron } from '../../../src/jobs/cron.ts';
+import { cronTicker, parseCron } from '../../../src/config/cron.ts';
 
 const at = (iso: string) => new Date(iso);
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseCron } from './jobs/cron.ts';
-import { type AllowedTargets, parseAllowedTargets } from './webhooks/target-policy.ts';
+import { type AllowedTargets, parseAllowedTargets } from './allowed-targets.ts';
+import { parseCron } from './cron.ts';
 
 /**
  * The process configuration, parsed and validated once at start-up. A wrong value stops the
