@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.ts';
 import { type OrgRole, roleAtLeast } from './auth/roles.ts';
+import type { Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
 import type { KeyServices } from './keys/services.ts';
 import type { CredentialCheck } from './live/credentials.ts';
 import type { LiveServices } from './live/live-services.ts';
-import { createLoaders, type Loaders } from './loaders.ts';
 import type { ServiceMetrics } from './observability/index.ts';
 import type { StripeSettings } from './stripe/client.ts';
 import type { ConsumptionQueue } from './usage/consumption-queue.ts';
+import { createLoaders, type Loaders } from './usage/loaders.ts';
 import type { WebhookTargetPolicy } from './webhooks/target-policy.ts';
 
 /** Settings a request needs (a subset of Config, so tests can build contexts cheaply). */
@@ -25,8 +26,6 @@ export type RequestSettings = {
   /** Where webhook endpoints may point (unset: public addresses only, http allowed). */
   webhookTargets?: WebhookTargetPolicy;
 };
-
-export type Clock = () => Date;
 
 export type Context = {
   principal: Principal;

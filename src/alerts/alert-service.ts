@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import type { LiveServices } from '../live/live-services.ts';
 import { readOrgUsage } from '../live/read-usage.ts';
-import { createLoaders, type Loaders } from '../loaders.ts';
 import { unwrap } from '../result.ts';
+import { createLoaders, type Loaders } from '../usage/loaders.ts';
 import { fireAlerts } from './fire-alerts.ts';
 import type { UsageAlertRow } from './repository.ts';
 

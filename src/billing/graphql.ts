@@ -6,6 +6,7 @@ import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters } from '../usage/load-meters.ts';
 import { closedPeriodOf } from './invoice-items.ts';
 import { MoneyRef } from './money-graphql.ts';
+import { overageLoader } from './overage-loader.ts';
 import {
   type OverageLineView,
   type OverageSummaryView,
@@ -67,7 +68,7 @@ builder.objectFields(OrgRef, (t) => ({
     resolve: async (org, { at }, ctx) => {
       const billingEnabled = ctx.settings.enableOverageBilling;
       const meters = await loadOrgMeters(ctx.loaders, org, at ?? ctx.clock(), billingEnabled);
-      const rows = await ctx.loaders.overages.load({ orgId: org.id, periodStart: meters.period.start });
+      const rows = await overageLoader(ctx).load({ orgId: org.id, periodStart: meters.period.start });
       if (rows.length === 0) return summaryOfMeters(meters);
       return summaryOfStoredLines(meters, rows, await ctx.loaders.metrics(), billingEnabled);
     },

@@ -1,8 +1,8 @@
 import { formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { loadOrgMeters, type OrgMeters } from '../usage/load-meters.ts';
+import { createLoaders } from '../usage/loaders.ts';
 import { replaceOverageLines } from './billing-run-repository.ts';
 import { type OverageRow, overagesForPeriods } from './repository.ts';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { actorOf, writeAudit } from '../admin/audit.ts';
 import { type CloseReport, closeBillingPeriods } from '../billing/close-period.ts';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import type { OutboxRun, OutboxWorker } from '../stripe/outbox-worker.ts';
 import { type ReconciliationReport, reconcileStripe } from '../stripe/reconcile.ts';

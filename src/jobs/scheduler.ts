@@ -1,7 +1,7 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import { cronTicker, parseCron } from '../config/cron.ts';
-import type { Clock } from '../context.ts';
 import type { Database } from '../db/client.ts';
 import { createStripeClient, type StripeSettings } from '../stripe/client.ts';
 import { createOutboxWorker, type OutboxWorker } from '../stripe/outbox-worker.ts';

@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/columns.ts';
-import { concurrentReads } from '../loaders.ts';
+import { concurrentReads } from '../db/concurrent-reads.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';
 import { plans } from '../plans/tables.ts';

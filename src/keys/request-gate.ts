@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import { requestCredential } from '../auth/tokens.ts';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, unauthenticated } from '../errors.ts';
 import type { AccessChanges } from '../live/access-changes.ts';

@@ -1,6 +1,6 @@
 import { type Context, createAccess } from '../context.ts';
 import { AppError, notFound, unauthenticated } from '../errors.ts';
-import { createLoaders } from '../loaders.ts';
+import { createLoaders } from '../usage/loaders.ts';
 
 const LAPSED = Symbol('credential lapsed');
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Database } from '../db/client.ts';
 import { AccessChanges } from './access-changes.ts';
 import { type LiveBus, memoryBus } from './bus.ts';

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Database } from '../db/client.ts';
 import type { LiveServices } from '../live/live-services.ts';
 import { observabilityPlugin, operationNames, type RequestRecord, requestRecord } from './graphql-plugin.ts';

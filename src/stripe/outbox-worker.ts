@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { InvoiceItemRow } from '../billing/invoice-items.ts';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import { isBillingRuleError, MAX_SAFE_BIGINT, minorToStripeAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { orgsByIds } from '../orgs/repository.ts';

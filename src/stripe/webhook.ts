@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import Stripe from 'stripe';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import { isStorableText } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { forgetStripeCustomer, recordStripeEvent, setInvoiceState } from './webhook-repository.ts';

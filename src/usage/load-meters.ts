@@ -1,7 +1,7 @@
 import { type BillingPeriod, type Meter, meterOrg, periodContaining } from '../core/index.ts';
-import type { Loaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import type { PlanRow } from '../plans/repository.ts';
+import type { Loaders } from './loaders.ts';
 
 export type OrgMeters = { org: OrgRow; plan: PlanRow; period: BillingPeriod; meters: Meter[] };
 

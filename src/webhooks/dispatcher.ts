@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../context.ts';
+import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import { classifyError, DeliveryError, postWebhook } from './post-webhook.ts';
 import { claimDueDeliveries, type DueDelivery, recordAttempt } from './repository.ts';
