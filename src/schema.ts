@@ -1,5 +1,6 @@
 import { builder } from './builder.ts';
 import './scalars.ts';
+import './money-graphql.ts';
 import './plans/graphql.ts';
 import './orgs/graphql.ts';
 import './orgs/viewer-graphql.ts';

@@ -1,6 +1,6 @@
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { Dec, fromMinorUnits, type Money } from '../core/index.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { keysetPage, keysetWindow } from './keyset-window.ts';

@@ -1,7 +1,7 @@
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { Dec, fromMinorUnits, ZERO } from '../core/index.ts';
 import { badInput } from '../errors.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { MetricRef, PlanRef } from '../plans/graphql.ts';

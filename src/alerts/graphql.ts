@@ -1,4 +1,3 @@
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { Dec } from '../core/index.ts';
@@ -6,6 +5,7 @@ import { badInput } from '../errors.ts';
 import { guardLiveStream, type Lapse, unlessLapsed } from '../live/credential-guard.ts';
 import { authorizeLiveOrg } from '../live/graphql.ts';
 import { Queue } from '../live/queue.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { BillingPeriodRef, OrgRef } from '../orgs/graphql.ts';
 import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';

@@ -1,7 +1,7 @@
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { daysEndingWith, forecastUsage, localDay, type UsageForecast } from '../core/index.ts';
 import { badInput } from '../errors.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import { MetricUsageRef } from '../usage/graphql.ts';
 import { busiestEndpoints, dailyTotals } from './repository.ts';

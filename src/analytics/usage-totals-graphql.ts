@@ -1,6 +1,6 @@
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { forecastUsage, type Money, normalizeCurrency, summarizeOverages } from '../core/index.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { PlanRef } from '../plans/graphql.ts';
 import { OrgUsageRef } from '../usage/graphql.ts';
 

@@ -5,6 +5,7 @@ import type { Context } from '../context.ts';
 import { Dec, isBillingRuleError, minorToStripeAmount } from '../core/index.ts';
 import { checkedOffsetArgs } from '../cursors.ts';
 import { badInput } from '../errors.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { loadOrgOwnedNodes, orgOwnedId } from '../orgs/org-owned-node.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
@@ -19,7 +20,6 @@ import {
   invoiceItemsOfPeriod,
   invoiceItemsPage,
 } from './invoice-items.ts';
-import { MoneyRef } from './money-graphql.ts';
 import { recalculateAllOverages } from './recalculate-all.ts';
 
 export const InvoiceItemStatusEnum = builder.enumType('InvoiceItemStatus', {

@@ -1,11 +1,11 @@
 import { builder } from '../builder.ts';
 import { periodContaining } from '../core/index.ts';
 import { badInput, conflict } from '../errors.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { anchorOf, BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters } from '../usage/load-meters.ts';
 import { closedPeriodOf } from './invoice-items.ts';
-import { MoneyRef } from './money-graphql.ts';
 import { overageLoader } from './overage-loader.ts';
 import {
   type OverageLineView,

@@ -1,8 +1,8 @@
 import { actorOf } from '../admin/audit.ts';
 import { budgetAlertOf } from '../billing/budget.ts';
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { Dec, periodContaining } from '../core/index.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
 import { anchorOf, OrgRef, requireVisibleOrg } from './graphql.ts';

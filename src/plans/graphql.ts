@@ -1,8 +1,8 @@
 import { actorOf } from '../admin/audit.ts';
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import { Dec, overagePriceOf } from '../core/index.ts';
 import { unauthenticated } from '../errors.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { unwrap } from '../result.ts';
 import { createPlan } from './create-plan.ts';
 import { listPlans, type MetricRow, type PlanEntitlementRow, type PlanRow } from './repository.ts';

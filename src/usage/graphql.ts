@@ -1,8 +1,8 @@
 import { mayReadOrgData } from '../auth/org-data.ts';
-import { MoneyRef } from '../billing/money-graphql.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import type { Meter } from '../core/index.ts';
+import { MoneyRef } from '../money-graphql.ts';
 import { BillingPeriodRef, loadVisibleOrg, OrgRef } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { loadOrgMeters, type OrgMeters } from './load-meters.ts';

@@ -1,5 +1,5 @@
-import { builder } from '../builder.ts';
-import { chargeDecimals, type Money, roundToMinor, toMinorUnits } from '../core/index.ts';
+import { builder } from './builder.ts';
+import { chargeDecimals, type Money, roundToMinor, toMinorUnits } from './core/index.ts';
 
 /**
  * Money: `amount` exact (unrounded); `rounded` and `amountMinor` are it rounded once, half-up, to
