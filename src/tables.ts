@@ -2,8 +2,9 @@
  * Every table, for drizzle-kit (drizzle.config.ts). Each module owns its tables.ts. The database
  * client (db/) needs none of them: no query goes through drizzle's relational API (`db.query`).
  */
-export * from './admin/audit-tables.ts';
+
 export * from './alerts/tables.ts';
+export * from './audit/tables.ts';
 export * from './billing/invoice-items-tables.ts';
 export * from './billing/tables.ts';
 export * from './keys/tables.ts';

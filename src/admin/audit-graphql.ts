@@ -1,8 +1,8 @@
+import { type AuditRow, auditEntryById, auditKeysetPage, auditPage } from '../audit/audit.ts';
 import { isPlatformAdmin } from '../auth/principal.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { isUuid } from '../db/columns.ts';
-import { type AuditRow, auditEntryById, auditKeysetPage, auditPage } from './audit.ts';
 import { keysetPage, keysetWindow } from './keyset-window.ts';
 
 const AuditEntryRef = builder.loadableNodeRef('AuditEntry', {

@@ -1,5 +1,5 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { actorOf, writeAudit } from '../admin/audit.ts';
+import { actorOf, writeAudit } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { Dec, isBillingRuleError, minorToStripeAmount } from '../core/index.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import { actorOf, writeAudit } from '../admin/audit.ts';
+import { actorOf, writeAudit } from '../audit/audit.ts';
 import { type CloseReport, closeBillingPeriods } from '../billing/close-period.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';

@@ -1,4 +1,4 @@
-import { actorOf } from '../admin/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { forbidden, notFound } from '../errors.ts';

@@ -1,4 +1,4 @@
-import { writeAudit } from '../admin/audit.ts';
+import { writeAudit } from '../audit/audit.ts';
 import type { ApiKeyScope } from '../auth/principal.ts';
 import type { Db } from '../db/client.ts';
 import { badInput } from '../errors.ts';

@@ -1,4 +1,4 @@
-import { actorOf, writeAudit } from '../admin/audit.ts';
+import { actorOf, writeAudit } from '../audit/audit.ts';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
 import { badInput, notFound } from '../errors.ts';

@@ -1,4 +1,4 @@
-import { actorOf } from '../admin/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { budgetAlertOf } from '../billing/budget.ts';
 import { builder } from '../builder.ts';
 import { Dec, periodContaining } from '../core/index.ts';

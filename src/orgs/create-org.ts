@@ -1,4 +1,4 @@
-import { writeAudit } from '../admin/audit.ts';
+import { writeAudit } from '../audit/audit.ts';
 import { validateAnchor } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, conflict, notFound } from '../errors.ts';

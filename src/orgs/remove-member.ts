@@ -1,4 +1,4 @@
-import { actorOf, writeAudit } from '../admin/audit.ts';
+import { actorOf, writeAudit } from '../audit/audit.ts';
 import type { Context } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { orgAccessChanged } from '../live/access-changes.ts';

@@ -1,4 +1,4 @@
-import { writeAudit } from '../admin/audit.ts';
+import { writeAudit } from '../audit/audit.ts';
 import { isBillingRuleError, planEntitlementOf, validateOverride } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';

@@ -1,4 +1,4 @@
-import { actorOf } from '../admin/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import { unwrap } from '../result.ts';
 import { EntitlementInput, PlanRef } from './graphql.ts';

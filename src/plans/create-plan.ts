@@ -1,4 +1,4 @@
-import { writeAudit } from '../admin/audit.ts';
+import { writeAudit } from '../audit/audit.ts';
 import {
   type Amount,
   currencyExponent,

@@ -1,4 +1,4 @@
-import { actorOf } from '../admin/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import { Dec, overagePriceOf } from '../core/index.ts';
 import { unauthenticated } from '../errors.ts';

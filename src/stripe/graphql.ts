@@ -1,4 +1,4 @@
-import { actorOf, writeAudit } from '../admin/audit.ts';
+import { actorOf, writeAudit } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import { AppError, badInput } from '../errors.ts';
 import { createStripeClient } from './client.ts';
