@@ -2,6 +2,8 @@ import { and, asc, eq, gt, inArray, or } from 'drizzle-orm';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/columns.ts';
+import type { PlanEntitlementRow } from '../plans/repository.ts';
+import { planEntitlements, plans } from '../plans/tables.ts';
 import { memberships, orgEntitlementOverrides, orgs, users } from './tables.ts';
 
 export type OrgRow = typeof orgs.$inferSelect;
@@ -115,4 +117,46 @@ export function overridesByOrgIds(db: Db, orgIds: readonly string[]): Promise<En
     .select()
     .from(orgEntitlementOverrides)
     .where(inArray(orgEntitlementOverrides.orgId, [...orgIds]));
+}
+
+/** An org as one statement read it, with one of its plan's entitlements and the org's override of it. */
+export type OrgEntitlementRow = {
+  org: OrgRow;
+  /** The catalog version of the org's plan as this statement read it (see db/columns.ts). */
+  planVersion: number;
+  /** The plan's API-key request rate (requests a minute; null: none). */
+  rateLimitPerMinute: number | null;
+  /** null: the org's plan has no entitlements (the org still has its row). */
+  entitlement: PlanEntitlementRow | null;
+  override: EntitlementOverrideRow | null;
+};
+
+/**
+ * Orgs with the entitlements of the plan each is on now and the org's overrides of them, in one
+ * statement, so an org row and what it is entitled to come from the same snapshot (a plan change
+ * cannot fall between two reads). At least one row per org. An override of a metric the plan
+ * does not list is not read: such a metric is not entitled whatever the override says.
+ */
+export function orgsWithEntitlements(db: Db, orgIds: readonly string[]): Promise<OrgEntitlementRow[]> {
+  const valid = orgIds.filter(isOrgId);
+  if (valid.length === 0) return Promise.resolve([]);
+  return db
+    .select({
+      org: orgs,
+      planVersion: plans.catalogVersion,
+      rateLimitPerMinute: plans.rateLimitPerMinute,
+      entitlement: planEntitlements,
+      override: orgEntitlementOverrides,
+    })
+    .from(orgs)
+    .innerJoin(plans, eq(plans.id, orgs.planId))
+    .leftJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
+    .leftJoin(
+      orgEntitlementOverrides,
+      and(
+        eq(orgEntitlementOverrides.orgId, orgs.id),
+        eq(orgEntitlementOverrides.metricKey, planEntitlements.metricKey),
+      ),
+    )
+    .where(inArray(orgs.id, valid));
 }

@@ -1,7 +1,5 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { type EntitlementOverrideRow, isOrgId, type OrgRow } from '../orgs/repository.ts';
-import { orgEntitlementOverrides, orgs } from '../orgs/tables.ts';
 import { metrics, planEntitlements, plans } from './tables.ts';
 
 export type MetricRow = typeof metrics.$inferSelect;
@@ -40,47 +38,11 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
     .orderBy(asc(planEntitlements.metricKey));
 }
 
-/** An org as one statement read it, with one of its plan's entitlements and the org's override of it. */
-export type OrgEntitlementRow = {
-  org: OrgRow;
-  /** The catalog version of the org's plan as this statement read it (see db/columns.ts). */
-  planVersion: number;
-  /** The plan's API-key request rate (requests a minute; null: none). */
-  rateLimitPerMinute: number | null;
-  /** null: the org's plan has no entitlements (the org still has its row). */
-  entitlement: PlanEntitlementRow | null;
-  override: EntitlementOverrideRow | null;
-};
-
 /**
- * Orgs with the entitlements of the plan each is on now and the org's overrides of them, in one
- * statement, so an org row and what it is entitled to come from the same snapshot (a plan change
- * cannot fall between two reads). At least one row per org. An override of a metric the plan
- * does not list is not read: such a metric is not entitled whatever the override says.
+ * Kept here for usage/consume-catalog.ts only, which another change rewrites: once it imports
+ * orgs/repository.ts this line goes, and with it the plans/ -> orgs/ edge.
  */
-export function orgsWithEntitlements(db: Db, orgIds: readonly string[]): Promise<OrgEntitlementRow[]> {
-  const valid = orgIds.filter(isOrgId);
-  if (valid.length === 0) return Promise.resolve([]);
-  return db
-    .select({
-      org: orgs,
-      planVersion: plans.catalogVersion,
-      rateLimitPerMinute: plans.rateLimitPerMinute,
-      entitlement: planEntitlements,
-      override: orgEntitlementOverrides,
-    })
-    .from(orgs)
-    .innerJoin(plans, eq(plans.id, orgs.planId))
-    .leftJoin(planEntitlements, eq(planEntitlements.planId, orgs.planId))
-    .leftJoin(
-      orgEntitlementOverrides,
-      and(
-        eq(orgEntitlementOverrides.orgId, orgs.id),
-        eq(orgEntitlementOverrides.metricKey, planEntitlements.metricKey),
-      ),
-    )
-    .where(inArray(orgs.id, valid));
-}
+export { orgsWithEntitlements } from '../orgs/repository.ts';
 
 /** Inserts a plan and its entitlements; returns undefined when the code is taken. */
 export async function insertPlan(
