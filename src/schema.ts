@@ -12,6 +12,7 @@ import './keys/graphql.ts';
 import './admin/audit-graphql.ts';
 import './plans/admin-graphql.ts';
 import './orgs/admin-graphql.ts';
+import './billing/budget-alert-graphql.ts';
 import './billing/billing-run-graphql.ts';
 import './billing/settings-graphql.ts';
 import './stripe/graphql.ts';

@@ -1,11 +1,10 @@
 import { actorOf } from '../audit/audit.ts';
-import { budgetAlertOf } from '../billing/budget.ts';
 import { builder } from '../builder.ts';
-import { Dec, periodContaining } from '../core/index.ts';
+import { Dec } from '../core/index.ts';
 import { MoneyRef } from '../money-graphql.ts';
 import { MetricRef, metricByKey } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
-import { anchorOf, OrgRef, requireVisibleOrg } from './graphql.ts';
+import { OrgRef, requireVisibleOrg } from './graphql.ts';
 import type { EntitlementOverrideRow, OrgRow } from './repository.ts';
 import { setBudgetCap } from './set-budget-cap.ts';
 import { setEntitlementOverride } from './set-entitlement-override.ts';
@@ -14,7 +13,8 @@ export const BudgetActionEnum = builder.enumType('BudgetAction', {
   values: ['BLOCK', 'ALERT'] as const,
 });
 
-const BudgetCapRef = builder.objectRef<{ org: OrgRow }>('BudgetCap').implement({
+/** `alertedAt` is added by billing/budget-alert-graphql.ts, which owns the budget alerts. */
+export const BudgetCapRef = builder.objectRef<{ org: OrgRow }>('BudgetCap').implement({
   description: "An org's cap on its overage cost per period.",
   fields: (t) => ({
     maxOverage: t.field({
@@ -25,15 +25,6 @@ const BudgetCapRef = builder.objectRef<{ org: OrgRow }>('BudgetCap').implement({
       },
     }),
     action: t.field({ type: BudgetActionEnum, resolve: ({ org }) => org.budgetAction ?? 'BLOCK' }),
-    alertedAt: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'When the current period passed the cap (ALERT caps; once per period).',
-      resolve: async ({ org }, _args, ctx) => {
-        const period = periodContaining(ctx.clock(), anchorOf(org));
-        return (await budgetAlertOf(ctx.db, { orgId: org.id, periodStart: period.start }))?.firedAt ?? null;
-      },
-    }),
   }),
 });
 
