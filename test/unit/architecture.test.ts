@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cyclesOf, type ModuleGraph, moduleGraphOf, withoutImports } from '../helpers/module-graph.ts';
 import { importsOf, impureUsesOf, sourceFilesUnder } from '../helpers/source-imports.ts';
 
 const src = path.resolve(import.meta.dirname, '../../src');
@@ -53,6 +54,44 @@ describe('the rules core (src/core)', () => {
   });
 });
 
+/** src/ as modules (each folder, each root-level file) and their value imports. */
+function srcGraph(): ModuleGraph {
+  return moduleGraphOf(
+    src,
+    sourceFilesUnder(src).map((file) => ({ file, source: fs.readFileSync(file, 'utf8') })),
+  );
+}
+
+/**
+ * Imports that two changes under way remove (`file -> module`): the budget and frozen-period IO
+ * moving from billing/ into usage/ (with it, usage/ importing usage/loaders.ts and orgs/repository.ts
+ * directly, after which src/loaders.ts and the re-export in plans/repository.ts go), and orgs/
+ * telling live/ of access changes through domain events instead of a call.
+ */
+const PENDING = [
+  'usage/check-quota.ts -> billing/',
+  'usage/consume.ts -> billing/',
+  'usage/record-usage.ts -> billing/',
+  'usage/check-quota.ts -> loaders.ts',
+  'usage/consume.ts -> loaders.ts',
+  'usage/record-usage.ts -> loaders.ts',
+  'plans/repository.ts -> orgs/',
+  'orgs/add-member.ts -> live/',
+  'orgs/remove-member.ts -> live/',
+];
+
+describe('the modules of src/ (each folder, each root-level file)', () => {
+  // Turned on once the changes removing the PENDING imports are in: until then its one cycle runs
+  // through them only (usage/ <-> billing/, usage/ <-> loaders.ts, plans/ <-> orgs/, orgs/ <-> live/).
+  it.skip('depend one way: no import cycle between them', () => {
+    expect(cyclesOf(srcGraph())).toEqual([]);
+  });
+
+  it('depend one way but for the imports other changes remove', () => {
+    expect(cyclesOf(withoutImports(srcGraph(), PENDING))).toEqual([]);
+  });
+});
+
 describe('the checks themselves', () => {
   it('see every way out of the core', () => {
     const file = path.join(core, 'sample.ts');
@@ -88,5 +127,45 @@ describe('the checks themselves', () => {
       '5:setTimeout',
       '6:Math.random',
     ]);
+  });
+
+  it('see every cycle between modules, through value imports only', () => {
+    const at = (file: string) => path.join(src, file);
+    const graph = moduleGraphOf(src, [
+      { file: at('db/client.ts'), source: "import { x } from '../core/index.ts';" },
+      {
+        file: at('orgs/repository.ts'),
+        source: "import { db } from '../db/client.ts';\nimport { p } from '../plans/x.ts';",
+      },
+      {
+        file: at('plans/x.ts'),
+        source: "export { o } from '../orgs/repository.ts';\nimport { y } from './y.ts';",
+      },
+      {
+        file: at('usage/a.ts'),
+        source: "import { l } from '../loaders.ts';\nimport type { B } from '../billing/b.ts';",
+      },
+      {
+        file: at('loaders.ts'),
+        source: "import { u } from './usage/a.ts';\nimport { n } from 'dataloader';",
+      },
+      {
+        file: at('billing/b.ts'),
+        source: "import { u } from '../usage/a.ts';\nconst m = await import('../jobs/j.ts');",
+      },
+      { file: at('jobs/j.ts'), source: "import { type B } from '../billing/b.ts';" },
+    ]);
+    expect(cyclesOf(graph)).toEqual([
+      {
+        modules: ['loaders.ts', 'usage/'],
+        edges: ['loaders.ts -> usage/ (loaders.ts)', 'usage/ -> loaders.ts (usage/a.ts)'],
+      },
+      {
+        modules: ['orgs/', 'plans/'],
+        edges: ['orgs/ -> plans/ (orgs/repository.ts)', 'plans/ -> orgs/ (plans/x.ts)'],
+      },
+    ]);
+    expect(cyclesOf(withoutImports(graph, ['plans/x.ts -> orgs/']))).toHaveLength(1);
+    expect(cyclesOf(withoutImports(graph, ['plans/x.ts -> orgs/', 'loaders.ts -> usage/']))).toEqual([]);
   });
 });
