@@ -11,6 +11,7 @@ import { dashboardRoutes } from './dashboard/routes.ts';
 import type { Database } from './db/client.ts';
 import { isConnectionLoss } from './db/connection-loss.ts';
 import { AppError, inputErrorOf, unauthenticated, withoutSuggestions } from './errors.ts';
+import type { EventPublisher } from './events/domain-events.ts';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.ts';
 import {
   clientDocuments,
@@ -42,6 +43,8 @@ export type AppDeps = {
   keys: KeyServices;
   /** Live usage feeds and the bus between instances (owned and closed by the caller). */
   live: LiveServices;
+  /** Where use cases publish what their committed changes mean (subscribers wired by the caller). */
+  events: EventPublisher;
   /** Quota consumptions, decided in batches (owned and closed by the caller). */
   consumptions: ConsumptionQueue;
   /** GraphiQL and introspection are off in production. */
@@ -184,6 +187,7 @@ export function createApp(deps: AppDeps): App {
         log,
         keys: deps.keys,
         live: deps.live,
+        events: deps.events,
         consumptions: deps.consumptions,
         metrics,
       });

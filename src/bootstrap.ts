@@ -6,14 +6,16 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
+import { DomainEvents } from './events/domain-events.ts';
 import { readPersistedOperations } from './http/hardening.ts';
 import { type BillingJobs, startBillingJobs } from './jobs/scheduler.ts';
 import { createKeyServices, type KeyServices } from './keys/services.ts';
+import { feedLiveFromEvents } from './live/domain-event-feed.ts';
 import { createLiveServices, type LiveServices } from './live/live-services.ts';
 import { loadTracing } from './observability/index.ts';
 import { ensureCatalog } from './plans/catalog.ts';
 import { ConsumptionQueue } from './usage/consumption-queue.ts';
-import { enqueueAlerts } from './webhooks/alert-payload.ts';
+import { deliverFiredAlerts } from './webhooks/alert-payload.ts';
 import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
 import { type ResolveHost, resolveWithDns, type WebhookTargetPolicy } from './webhooks/target-policy.ts';
 
@@ -26,6 +28,8 @@ export type Meterline = {
   keys: KeyServices;
   /** Live usage feeds and the pub/sub between instances. */
   live: LiveServices;
+  /** What committed changes tell this instance (live views, alert checks, webhooks subscribe). */
+  events: DomainEvents;
   /** Quota consumptions, decided in batches (group commit). */
   consumptions: ConsumptionQueue;
   /** The billing schedule and outbox delivery; null when BILLING_JOBS is off. */
@@ -73,6 +77,9 @@ export async function startMeterline(
     await database.close();
     throw error;
   }
+  // Subscribers first, so no committed change goes unheard.
+  const events = new DomainEvents(options.log);
+  feedLiveFromEvents(events, live);
   const webhookTargets: WebhookTargetPolicy = {
     allowed: config.webhookAllowedTargets,
     requireHttps: config.nodeEnv === 'production',
@@ -84,16 +91,13 @@ export async function startMeterline(
     log: options.log,
     policy: webhookTargets,
   });
+  deliverFiredAlerts(events, { db: database.db, dispatcher: webhooks });
   const alerts = startAlertChecks({
     db: database.db,
-    live,
+    events,
     clock,
     billingEnabled: config.enableOverageBilling,
     log: options.log,
-    // Fired alerts go to the org's webhook endpoints too: queued, then sent right away.
-    onFired: async (fired) => {
-      if ((await enqueueAlerts(database.db, fired)) > 0) webhooks.kick();
-    },
   });
   const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
   const consumptions = new ConsumptionQueue(database.db, options.log);
@@ -126,6 +130,7 @@ export async function startMeterline(
     log: options.log,
     keys,
     live,
+    events,
     consumptions,
     production: config.nodeEnv === 'production',
     stripeWebhookSecret: config.stripeWebhookSecret,
@@ -163,6 +168,7 @@ export async function startMeterline(
     adminUserIds,
     keys,
     live,
+    events,
     consumptions,
     billingJobs,
     async close() {

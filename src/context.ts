@@ -3,6 +3,7 @@ import type { Principal } from './auth/principal.ts';
 import { type OrgRole, roleAtLeast } from './auth/roles.ts';
 import type { Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
+import type { EventPublisher } from './events/domain-events.ts';
 import type { KeyServices } from './keys/services.ts';
 import type { CredentialCheck } from './live/credentials.ts';
 import type { LiveServices } from './live/live-services.ts';
@@ -40,8 +41,10 @@ export type Context = {
   log: Logger;
   /** The process-wide API-key services: request-rate limiter and last-use tracker. */
   keys: KeyServices;
-  /** Live usage: publish committed changes (`usageChanged`), subscribe to an org's feed. */
+  /** Live usage: an org's feed to subscribe to, access changes heard from any instance. */
   live: LiveServices;
+  /** Publishes what a committed change means (use cases do, through `afterCommit`). */
+  events: EventPublisher;
   /** Quota consumptions of this instance, decided in batches (group commit). */
   consumptions: ConsumptionQueue;
   /** Counters for /metrics (events recorded, quota decisions, rate-limit refusals). */
@@ -95,6 +98,7 @@ export type ContextInput = {
   log: Logger;
   keys: KeyServices;
   live: LiveServices;
+  events: EventPublisher;
   consumptions: ConsumptionQueue;
   metrics: ServiceMetrics;
 };

@@ -1,15 +1,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
-import type { LiveServices } from '../live/live-services.ts';
-import { readOrgUsage } from '../live/read-usage.ts';
+import type { DomainEvents } from '../events/domain-events.ts';
 import { unwrap } from '../result.ts';
 import { createLoaders, type Loaders } from '../usage/loaders.ts';
+import { readOrgUsage } from '../usage/read-usage.ts';
 import { fireAlerts } from './fire-alerts.ts';
-import type { UsageAlertRow } from './repository.ts';
-
-/** Called with the alerts this instance fired (e.g. to deliver them to webhook endpoints). */
-export type FiredAlertsHandler = (alerts: readonly UsageAlertRow[]) => Promise<void> | void;
 
 /**
  * Checks the alerts of orgs after committed usage changes on this instance, coalesced: the first
@@ -17,16 +13,16 @@ export type FiredAlertsHandler = (alerts: readonly UsageAlertRow[]) => Promise<v
  * round of checks per `minIntervalMs`). The orgs changed meanwhile are checked together, sharing
  * one read of each kind of row (plans, entitlements, counters...) however many they are.
  * Checking is idempotent (see fire-alerts.ts), so coalescing can never lose an alert: the last
- * check sees the latest usage.
+ * check sees the latest usage. What it fires is published as `alertsFired` (live pushes, webhook
+ * deliveries); a check in flight waits for those subscribers, so `close` does too.
  */
 export function startAlertChecks(deps: {
   db: Db;
-  live: LiveServices;
+  events: DomainEvents;
   clock: Clock;
   billingEnabled: boolean;
   log: Logger;
   minIntervalMs?: number;
-  onFired?: FiredAlertsHandler;
 }): { close(): Promise<void> } {
   const interval = deps.minIntervalMs ?? 250;
   let dirty = new Set<string>();
@@ -43,8 +39,8 @@ export function startAlertChecks(deps: {
     );
     if (!usage) return;
     const fired = unwrap(await fireAlerts(deps.db, usage));
-    for (const alert of fired) deps.live.bus.publish({ t: 'alert', orgId, alertId: alert.id });
-    if (fired.length > 0) await deps.onFired?.(fired);
+    // Stored (one statement, committed): every subscriber may act on them now.
+    if (fired.length > 0) await deps.events.publish({ type: 'alertsFired', orgId, alerts: fired });
   }
 
   function checkAll(): Promise<void> {
@@ -75,7 +71,7 @@ export function startAlertChecks(deps: {
     );
   }
 
-  deps.live.onUsageChanged((orgIds) => {
+  const unsubscribe = deps.events.subscribe('usageChanged', ({ orgIds }) => {
     for (const orgId of orgIds) dirty.add(orgId);
     schedule();
   });
@@ -84,6 +80,7 @@ export function startAlertChecks(deps: {
     /** Stops scheduling and waits for the checks in flight (before the database closes). */
     async close() {
       closed = true;
+      unsubscribe();
       clearTimeout(timer);
       await running;
     },

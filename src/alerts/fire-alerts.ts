@@ -1,7 +1,7 @@
 import { crossedBudgetThresholds, crossedUsageThresholds, Dec, formatAmount } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import type { OrgUsageSnapshot } from '../live/read-usage.ts';
 import { ok, type Result } from '../result.ts';
+import type { OrgUsageSnapshot } from '../usage/read-usage.ts';
 import { insertNewAlerts, type NewUsageAlert, type UsageAlertRow } from './repository.ts';
 
 /**

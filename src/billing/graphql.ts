@@ -1,6 +1,7 @@
 import { builder } from '../builder.ts';
 import { periodContaining } from '../core/index.ts';
 import { badInput, conflict } from '../errors.ts';
+import { usageChanged } from '../events/after-commit.ts';
 import { MoneyRef } from '../money-graphql.ts';
 import { anchorOf, BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
@@ -109,7 +110,7 @@ builder.mutationFields((t) => ({
         );
       }
       const { meters, rows } = await recalculateOrgOverages(ctx.db, { org, at, now, billingEnabled });
-      ctx.live.usageChanged([org.id]);
+      await ctx.events.publish(usageChanged([org.id]));
       return { summary: summaryOfStoredLines(meters, rows, await ctx.loaders.metrics(), billingEnabled) };
     },
   }),

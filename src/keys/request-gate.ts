@@ -4,7 +4,6 @@ import { requestCredential } from '../auth/tokens.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, unauthenticated } from '../errors.ts';
-import type { AccessChanges } from '../live/access-changes.ts';
 import { apiKeyPrincipal, authenticateApiKey, keyFailureMessage } from './authenticate.ts';
 import { type RateLimitState, rateLimitHeaders } from './rate-limit.ts';
 import type { KeyServices } from './services.ts';
@@ -18,6 +17,13 @@ type Outcome =
  * heard: a bound on what a lost bus message or a plan change (another rate) can leave stale.
  */
 export const SOCKET_KEY_RECHECK_MS = 5_000;
+
+/** Changes to who may act for an org, as this instance heard of them (the live access changes). */
+export type HeardAccessChanges = {
+  /** A mark to compare later changes with. */
+  mark(): number;
+  changedSince(orgId: string, mark: number): boolean;
+};
 
 /**
  * The front door for requests made with an API key. It runs first for every request (yoga's
@@ -33,7 +39,7 @@ export function createApiKeyGate(deps: {
   db: Db;
   keys: KeyServices;
   clock: Clock;
-  access: AccessChanges;
+  access: HeardAccessChanges;
   /** Told of every refusal for the key's rate (for /metrics). */
   onRateLimited?: (transport: 'http' | 'websocket') => void;
 }) {

@@ -1,5 +1,4 @@
 import type { LiveBus } from './bus.ts';
-import type { LiveServices } from './live-services.ts';
 
 /** Orgs whose last change is remembered; past it, every org counts as changed once (see note). */
 const MAX_ORGS = 10_000;
@@ -67,13 +66,4 @@ export class AccessChanges {
     this.everythingAt = ++this.seq;
     for (const set of [...this.watchers.values()]) for (const listener of [...set]) listener();
   }
-}
-
-/**
- * Call after a transaction that changed who may act for an org has committed: a membership
- * added, changed or removed, an API key revoked or rotated. Open sockets of the org check their
- * credential again at their next operation, and running subscriptions at once, on every instance.
- */
-export function orgAccessChanged(ctx: { live: Pick<LiveServices, 'accessChanged'> }, orgId: string): void {
-  ctx.live.accessChanged(orgId);
 }

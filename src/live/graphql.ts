@@ -4,8 +4,8 @@ import type { Context } from '../context.ts';
 import { forbidden } from '../errors.ts';
 import { requireVisibleOrg } from '../orgs/graphql.ts';
 import { OrgUsageRef } from '../usage/graphql.ts';
+import type { OrgUsageSnapshot } from '../usage/read-usage.ts';
 import { guardLiveStream, type Lapse, unlessLapsed } from './credential-guard.ts';
-import type { OrgUsageSnapshot } from './read-usage.ts';
 
 /**
  * Who may watch an org live: its members, platform admins, the platform's services, and its own

@@ -1,33 +1,22 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/client.ts';
+import { type OrgUsageSnapshot, readOrgUsage } from '../usage/read-usage.ts';
 import { AccessChanges } from './access-changes.ts';
 import { type LiveBus, memoryBus } from './bus.ts';
 import { postgresBus } from './postgres-bus.ts';
-import { type OrgUsageSnapshot, readOrgUsage } from './read-usage.ts';
 import { redisBus } from './redis-bus.ts';
 import { UsageFeeds } from './usage-feeds.ts';
-
-/** Called on the instance that committed a usage change (e.g. alert checks), after the commit. */
-export type UsageChangeHook = (orgIds: readonly string[]) => void;
 
 /** The process-wide live parts: the bus between instances and the per-org usage feeds. */
 export type LiveServices = {
   bus: LiveBus;
   usage: UsageFeeds<OrgUsageSnapshot>;
   /**
-   * Call after a transaction that changed these orgs' usage (or what prices it) has committed:
-   * tells every instance's subscribers, and runs this instance's hooks.
+   * Changes to who may act for an org, as this instance has heard of them. Committed changes
+   * reach the bus and `access` as domain events (see domain-event-feed.ts).
    */
-  usageChanged(orgIds: readonly string[]): void;
-  onUsageChanged(hook: UsageChangeHook): void;
-  /** Changes to who may act for an org, as this instance has heard of them. */
   access: AccessChanges;
-  /**
-   * Call after a transaction that changed who may act for the org has committed (see
-   * `orgAccessChanged`): this instance notes it at once, every other one when the bus delivers it.
-   */
-  accessChanged(orgId: string): void;
   /** Registers another kind of live stream to end at shutdown; returns the unregister function. */
   trackStream(end: () => void): () => void;
   /** The streams `trackStream` holds now (usageAlert subscriptions), for metrics. */
@@ -70,7 +59,6 @@ export async function createLiveServices(params: {
     read: (orgId) => readOrgUsage(database.db, { orgId, clock, billingEnabled }),
   });
   const access = new AccessChanges(bus);
-  const hooks: UsageChangeHook[] = [];
   const streams = new Set<() => void>();
   const endStreams = () => {
     usage.endAll();
@@ -79,17 +67,7 @@ export async function createLiveServices(params: {
   return {
     bus,
     usage,
-    usageChanged(orgIds) {
-      if (orgIds.length === 0) return;
-      for (const orgId of orgIds) bus.publish({ t: 'usage', orgId });
-      for (const hook of hooks) hook(orgIds);
-    },
-    onUsageChanged: (hook) => void hooks.push(hook),
     access,
-    accessChanged(orgId) {
-      access.changed(orgId);
-      bus.publish({ t: 'access', orgId });
-    },
     trackStream(end) {
       streams.add(end);
       return () => streams.delete(end);

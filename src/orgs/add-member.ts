@@ -2,7 +2,7 @@ import { actorOf, writeAudit } from '../audit/audit.ts';
 import type { OrgRole } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
 import { badInput, notFound } from '../errors.ts';
-import { orgAccessChanged } from '../live/access-changes.ts';
+import { afterCommit, orgAccessChanged } from '../events/after-commit.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { lockOrgMembers } from './admin-repository.ts';
 import { refuseMembershipChange } from './member-rules.ts';
@@ -15,34 +15,35 @@ import { ensureUser, type MembershipRow, membershipsByOrgIds, upsertMembership }
  * one of them is refused).
  */
 export async function addMember(
-  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'live'>,
+  ctx: Pick<Context, 'db' | 'principal' | 'clock' | 'events'>,
   params: { orgId: string; userId: string; role: OrgRole },
 ): Promise<Result<MembershipRow>> {
   const userId = params.userId.trim();
   if (userId.length === 0 || userId.length > 200)
     return fail(badInput('userId must be 1 to 200 characters.'));
-  const result = await ctx.db.transaction(async (tx): Promise<Result<MembershipRow>> => {
-    if (!(await lockOrgMembers(tx, params.orgId))) return fail(notFound('Org'));
-    const members = await membershipsByOrgIds(tx, [params.orgId]);
-    const before = members.find((m) => m.userId === userId) ?? null;
-    const refused = refuseMembershipChange(ctx.principal, members, {
-      from: before?.role ?? null,
-      to: params.role,
-    });
-    if (refused) return fail(refused);
-    await ensureUser(tx, userId);
-    const after = await upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
-    await writeAudit(tx, {
-      actor: actorOf(ctx.principal),
-      action: 'addMember',
-      target: `org:${params.orgId}`,
-      before: before && { userId, role: before.role },
-      after: { userId, role: after.role },
-      at: ctx.clock(),
-    });
-    return ok(after);
-  });
-  // A role change can take away what a live stream of the org was allowed.
-  if (result.ok) orgAccessChanged(ctx, params.orgId);
-  return result;
+  return afterCommit(ctx.events, (effects) =>
+    ctx.db.transaction(async (tx): Promise<Result<MembershipRow>> => {
+      if (!(await lockOrgMembers(tx, params.orgId))) return fail(notFound('Org'));
+      const members = await membershipsByOrgIds(tx, [params.orgId]);
+      const before = members.find((m) => m.userId === userId) ?? null;
+      const refused = refuseMembershipChange(ctx.principal, members, {
+        from: before?.role ?? null,
+        to: params.role,
+      });
+      if (refused) return fail(refused);
+      await ensureUser(tx, userId);
+      const after = await upsertMembership(tx, { orgId: params.orgId, userId, role: params.role });
+      await writeAudit(tx, {
+        actor: actorOf(ctx.principal),
+        action: 'addMember',
+        target: `org:${params.orgId}`,
+        before: before && { userId, role: before.role },
+        after: { userId, role: after.role },
+        at: ctx.clock(),
+      });
+      // A role change can take away what a live stream of the org was allowed.
+      effects.publish(orgAccessChanged(params.orgId));
+      return ok(after);
+    }),
+  );
 }

@@ -93,14 +93,12 @@ builder.mutationFields((t) => ({
       const org = await requireVisibleOrg(ctx, String(input.orgId));
       const override = unwrap(
         await setEntitlementOverride(
-          ctx.db,
+          ctx,
           { ...input, orgId: org.id },
           { actor: actorOf(ctx.principal), at: ctx.clock() },
         ),
       );
       ctx.loaders.overridesByOrg.clear(org.id);
-      // Limits moved: live usage views (remaining, percentUsed, blocked) change with them.
-      ctx.live.usageChanged([org.id]);
       return { org, override };
     },
   }),

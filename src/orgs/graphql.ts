@@ -160,9 +160,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const org = await requireVisibleOrg(ctx, String(input.orgId));
       const audit = { actor: actorOf(ctx.principal), at: ctx.clock() };
-      const changed = unwrap(await changePlan(ctx.db, { orgId: org.id, planCode: input.planCode }, audit));
-      // New entitlements and prices: live meters change with the plan.
-      ctx.live.usageChanged([org.id]);
+      const changed = unwrap(await changePlan(ctx, { orgId: org.id, planCode: input.planCode }, audit));
       return { org: changed };
     },
   }),

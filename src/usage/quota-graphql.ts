@@ -1,5 +1,6 @@
 import { builder } from '../builder.ts';
 import { notFound } from '../errors.ts';
+import { usageChanged } from '../events/after-commit.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
@@ -90,7 +91,8 @@ builder.mutationFields((t) => ({
         allowed: decision.allowed,
         consume: input.consume ?? false,
       });
-      if (decision.consumed) ctx.live.usageChanged([orgId]);
+      // Committed by checkQuota: live views and alert checks hear of it now.
+      if (decision.consumed) await ctx.events.publish(usageChanged([orgId]));
       return decision;
     },
   }),

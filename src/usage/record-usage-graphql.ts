@@ -1,5 +1,6 @@
 import { builder } from '../builder.ts';
 import { REJECTION_CODES, type RejectionCode } from '../core/index.ts';
+import { usageChanged } from '../events/after-commit.ts';
 import { unwrap } from '../result.ts';
 import { recordUsage } from './record-usage.ts';
 import { assertUsageWriter } from './writers.ts';
@@ -73,7 +74,7 @@ builder.mutationFields((t) => ({
         }),
       );
       // After the commit: live subscribers (on every instance) re-read these orgs.
-      ctx.live.usageChanged(outcome.changedOrgIds);
+      await ctx.events.publish(usageChanged(outcome.changedOrgIds));
       ctx.metrics.usageRecorded({ events, ...outcome });
       return { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: outcome.rejected };
     },

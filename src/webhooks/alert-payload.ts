@@ -1,5 +1,7 @@
 import type { UsageAlertRow } from '../alerts/repository.ts';
 import type { Db } from '../db/client.ts';
+import type { DomainEvents } from '../events/domain-events.ts';
+import type { WebhookDispatcher } from './dispatcher.ts';
 import { enqueueEvent } from './repository.ts';
 
 /** Queues a `usage.alert` delivery per alert for the org's endpoints that take it. */
@@ -28,4 +30,17 @@ export async function enqueueAlerts(db: Db, alerts: readonly UsageAlertRow[]): P
     });
   }
   return queued;
+}
+
+/**
+ * Fired alerts go to the org's endpoints that take them: queued (the outbox row is the promise
+ * to deliver), then sent right away. Returns the unsubscribe function.
+ */
+export function deliverFiredAlerts(
+  events: DomainEvents,
+  deps: { db: Db; dispatcher: Pick<WebhookDispatcher, 'kick'> },
+): () => void {
+  return events.subscribe('alertsFired', async ({ alerts }) => {
+    if ((await enqueueAlerts(deps.db, alerts)) > 0) deps.dispatcher.kick();
+  });
 }

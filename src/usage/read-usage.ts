@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
-import { loadOrgMeters, type OrgMeters } from '../usage/load-meters.ts';
-import { createLoaders, type Loaders } from '../usage/loaders.ts';
+import { loadOrgMeters, type OrgMeters } from './load-meters.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
 
 /** What a `usageUpdated` push shows: the org's meters now, and the instant they were read. */
 export type OrgUsageSnapshot = OrgMeters & { asOf: Date };
