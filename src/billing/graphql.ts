@@ -1,12 +1,9 @@
 import { builder } from '../builder.ts';
-import { periodContaining } from '../core/index.ts';
-import { badInput, conflict } from '../errors.ts';
-import { usageChanged } from '../events/after-commit.ts';
 import { MoneyRef } from '../money-graphql.ts';
-import { anchorOf, BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
+import { BillingPeriodRef, OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { MetricRef } from '../plans/graphql.ts';
+import { unwrap } from '../result.ts';
 import { loadOrgMeters } from '../usage/load-meters.ts';
-import { closedPeriodOf } from './invoice-items.ts';
 import { overageLoader } from './overage-loader.ts';
 import {
   type OverageLineView,
@@ -97,20 +94,16 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const org = await requireVisibleOrg(ctx, String(input.orgId));
       const now = ctx.clock();
-      const at = input.at ?? now;
-      if (at.getTime() > now.getTime()) throw badInput('at must not be in the future.');
       const billingEnabled = ctx.settings.enableOverageBilling;
-      const closed = await closedPeriodOf(ctx.db, {
-        orgId: org.id,
-        periodStart: periodContaining(at, anchorOf(org)).start,
-      });
-      if (closed && !input.force) {
-        throw conflict(
-          'This period is closed and invoiced; pass force: true to recalculate its lines anyway.',
-        );
-      }
-      const { meters, rows } = await recalculateOrgOverages(ctx.db, { org, at, now, billingEnabled });
-      await ctx.events.publish(usageChanged([org.id]));
+      const { meters, rows } = unwrap(
+        await recalculateOrgOverages(ctx, {
+          org,
+          at: input.at ?? now,
+          now,
+          billingEnabled,
+          force: input.force ?? false,
+        }),
+      );
       return { summary: summaryOfStoredLines(meters, rows, await ctx.loaders.metrics(), billingEnabled) };
     },
   }),
