@@ -1,5 +1,5 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { actorOf, writeAudit } from '../audit/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { Dec, isBillingRuleError, minorToStripeAmount } from '../core/index.ts';
@@ -162,20 +162,12 @@ builder.mutationFields((t) => ({
       const now = ctx.clock();
       const at = input?.at ?? now;
       if (at.getTime() > now.getTime()) throw badInput('at must not be in the future.');
-      const report = await recalculateAllOverages(ctx.db, {
+      return recalculateAllOverages(ctx, {
         at,
         now,
         billingEnabled: ctx.settings.enableOverageBilling,
+        audit: { actor: actorOf(ctx.principal) },
       });
-      await writeAudit(ctx.db, {
-        actor: actorOf(ctx.principal),
-        action: 'recalculateAllOverages',
-        target: 'billing',
-        before: null,
-        after: { at, ...report },
-        at: now,
-      });
-      return report;
     },
   }),
   closeBillingPeriod: t.field({
@@ -195,23 +187,19 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const now = ctx.clock();
       const org = input?.orgId ? await requireVisibleOrg(ctx, String(input.orgId)) : null;
-      const report = unwrap(
+      return unwrap(
         await closeBillingPeriods(ctx.db, {
           at: input?.at ?? null,
           orgId: org?.id ?? null,
           now,
           billingEnabled: ctx.settings.enableOverageBilling,
+          audit: {
+            actor: actorOf(ctx.principal),
+            target: org ? `org:${org.id}` : 'billing',
+            evenIfIdle: true,
+          },
         }),
       );
-      await writeAudit(ctx.db, {
-        actor: actorOf(ctx.principal),
-        action: 'closeBillingPeriod',
-        target: org ? `org:${org.id}` : 'billing',
-        before: null,
-        after: { at: input?.at ?? null, ...report },
-        at: now,
-      });
-      return report;
     },
   }),
 }));

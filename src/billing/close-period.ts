@@ -1,3 +1,4 @@
+import { writeAudit } from '../audit/audit.ts';
 import {
   type BillingPeriod,
   describeOverageLine,
@@ -40,6 +41,25 @@ export type CloseReport = {
 
 export const CLOSE_CHUNK = 500;
 
+/** Who closes, what the audit row names (`billing`, or `org:<id>`), and whether to record a call that closed nothing. */
+export type CloseAudit = { actor: string; target: string; evenIfIdle: boolean };
+
+const noneYet = (): CloseReport => ({
+  periodsClosed: 0,
+  alreadyClosed: 0,
+  notEnded: 0,
+  itemsCreated: 0,
+  failed: [],
+});
+
+function addTo(total: CloseReport, part: CloseReport): void {
+  total.periodsClosed += part.periodsClosed;
+  total.alreadyClosed += part.alreadyClosed;
+  total.notEnded += part.notEnded;
+  total.itemsCreated += part.itemsCreated;
+  total.failed.push(...part.failed);
+}
+
 /** The deterministic outbox key of an (org, metric, period): the same close always makes the same key. */
 export const overageItemKey = (orgId: string, metricKey: string, periodStart: Date) =>
   `overage:${orgId}:${metricKey}:${periodStart.toISOString()}`;
@@ -53,22 +73,26 @@ export const overageItemKey = (orgId: string, metricKey: string, periodStart: Da
  * orgs' exclusive close locks (ingestion of late events takes them shared), skips periods already
  * closed, and the outbox keys are unique. Events arriving later for a closed period are counted
  * in the org's next open period (see frozen-periods.ts).
+ * Audited per chunk, in the transaction that closes its periods (the chunk's figures), so a
+ * close is on record exactly when it committed. `audit.evenIfIdle`: a call that closed nothing
+ * is recorded on its own (a person asked for it; the scheduled run is not).
  */
 export async function closeBillingPeriods(
   db: Db,
-  params: { at?: Date | null; orgId?: string | null; now: Date; billingEnabled: boolean; chunkSize?: number },
+  params: {
+    at?: Date | null;
+    orgId?: string | null;
+    now: Date;
+    billingEnabled: boolean;
+    audit: CloseAudit;
+    chunkSize?: number;
+  },
 ): Promise<Result<CloseReport>> {
   const { now } = params;
   if (params.at && params.at.getTime() > now.getTime())
     return fail(badInput('at must not be in the future.'));
   const catalog = await loadCatalog(db);
-  const report: CloseReport = {
-    periodsClosed: 0,
-    alreadyClosed: 0,
-    notEnded: 0,
-    itemsCreated: 0,
-    failed: [],
-  };
+  const report = noneYet();
   const chunkSize = params.chunkSize ?? CLOSE_CHUNK;
   let afterId: string | null = null;
   for (;;) {
@@ -82,6 +106,7 @@ export async function closeBillingPeriods(
       break;
     }
     afterId = orgs[orgs.length - 1]!.id;
+    const chunk = noneYet();
     const targets: { org: OrgRow; period: BillingPeriod }[] = [];
     for (const org of orgs) {
       try {
@@ -89,10 +114,10 @@ export async function closeBillingPeriods(
         const period = params.at
           ? periodContaining(params.at, anchor)
           : previousPeriod(periodContaining(now, anchor), anchor);
-        if (period.end.getTime() > now.getTime()) report.notEnded++;
+        if (period.end.getTime() > now.getTime()) chunk.notEnded++;
         else targets.push({ org, period });
       } catch (error) {
-        report.failed.push({ orgId: org.id, message: (error as Error).message });
+        chunk.failed.push({ orgId: org.id, message: (error as Error).message });
       }
     }
     if (!params.at) {
@@ -105,22 +130,39 @@ export async function closeBillingPeriods(
         targets.push({ org, period: { start: p.periodStart, end: p.periodEnd } });
       }
     }
-    if (params.orgId && params.at && report.notEnded > 0) {
+    if (params.orgId && params.at && chunk.notEnded > 0) {
       return fail(
         badInput('The period containing `at` has not ended yet; only ended periods can be closed.'),
       );
     }
-    await closeChunk(db, targets, catalog, params, report);
+    await closeChunk(db, targets, catalog, params, chunk);
+    addTo(report, chunk);
     if (orgs.length < chunkSize) break;
   }
+  if (report.periodsClosed === 0 && params.audit.evenIfIdle) await recordClose(db, params, report);
   return ok(report);
+}
+
+function recordClose(
+  db: Db,
+  params: { at?: Date | null; now: Date; audit: CloseAudit },
+  figures: CloseReport,
+): Promise<void> {
+  return writeAudit(db, {
+    actor: params.audit.actor,
+    action: 'closeBillingPeriod',
+    target: params.audit.target,
+    before: null,
+    after: { at: params.at ?? null, ...figures },
+    at: params.now,
+  });
 }
 
 async function closeChunk(
   db: Db,
   targets: readonly { org: OrgRow; period: BillingPeriod }[],
   catalog: Catalog,
-  params: { now: Date; billingEnabled: boolean },
+  params: { at?: Date | null; now: Date; billingEnabled: boolean; audit: CloseAudit },
   report: CloseReport,
 ): Promise<void> {
   if (targets.length === 0) return;
@@ -142,6 +184,7 @@ async function closeChunk(
     const items = params.billingEnabled ? closing.flatMap((p) => invoiceItemsOf(p, params.now)) : [];
     report.itemsCreated += await insertInvoiceItems(tx, items);
     report.periodsClosed += closing.length;
+    if (closing.length > 0) await recordClose(tx, params, report);
   });
 }
 

@@ -1,5 +1,8 @@
+import { writeAudit } from '../audit/audit.ts';
 import { type Amount, type BillingPeriod, fromMinorUnits, periodContaining } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
+import { afterCommit, usageChanged } from '../events/after-commit.ts';
+import type { EventPublisher } from '../events/domain-events.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { closedPairs, orgsAfter, replaceOverageLines } from './billing-run-repository.ts';
 import { type BrokenOrg, loadCatalog, overageRowsOf, pairOf, pricePeriods } from './price-periods.ts';
@@ -15,7 +18,7 @@ export type RecalculateAllReport = {
 };
 
 export const RECALCULATE_CHUNK = 5_000;
-/** Chunks priced and written side by side (each write is one statement, no transaction). */
+/** Chunks priced and written side by side (each write is one short transaction). */
 export const RECALCULATE_CONCURRENCY = 3;
 
 /**
@@ -24,11 +27,22 @@ export const RECALCULATE_CONCURRENCY = 3;
  * and write all their lines (no per-org query). Idempotent: lines are replaced, never added.
  * An org whose data is broken (unknown plan, bad time zone) is reported, not fatal. Periods
  * already closed are left alone (their lines are final).
+ * Audited per chunk, in the transaction that writes its lines (the chunk's figures), so every
+ * committed write has its record; a run that wrote nothing is recorded on its own. The orgs whose
+ * lines were rewritten are told as a usage change once their chunk committed.
  */
 export async function recalculateAllOverages(
-  db: Db,
-  params: { at: Date; now: Date; billingEnabled: boolean; chunkSize?: number; concurrency?: number },
+  deps: { db: Db; events: EventPublisher },
+  params: {
+    at: Date;
+    now: Date;
+    billingEnabled: boolean;
+    audit: { actor: string };
+    chunkSize?: number;
+    concurrency?: number;
+  },
 ): Promise<RecalculateAllReport> {
+  const { db } = deps;
   const catalog = await loadCatalog(db);
   const chunkSize = params.chunkSize ?? RECALCULATE_CHUNK;
   const report: RecalculateAllReport = {
@@ -40,6 +54,16 @@ export async function recalculateAllOverages(
   };
   // Per currency, in minor units: the sum of the lines each rounded once, in exact integers.
   const totals = new Map<string, bigint>();
+  let audited = false;
+  const record = (tx: Db, figures: RecalculateAllReport) =>
+    writeAudit(tx, {
+      actor: params.audit.actor,
+      action: 'recalculateAllOverages',
+      target: 'billing',
+      before: null,
+      after: { at: params.at, ...figures },
+      at: params.now,
+    });
   // Nearly every org shares a few (anchor day, time zone) pairs: each period is worked out once.
   const periods = new Map<string, BillingPeriod>();
   const periodOf = (org: OrgRow) => {
@@ -57,23 +81,44 @@ export async function recalculateAllOverages(
 
   const processChunk = async (orgs: OrgRow[]) => {
     const targets: { org: OrgRow; period: BillingPeriod }[] = [];
+    const broken: BrokenOrg[] = [];
     for (const org of orgs) {
       try {
         targets.push({ org, period: periodOf(org) });
       } catch (error) {
-        report.failed.push({ orgId: org.id, message: (error as Error).message });
+        broken.push({ orgId: org.id, message: (error as Error).message });
       }
     }
     const closed = await closedPairs(db, targets.map(pairOf));
     const open = targets.filter((t) => !closed.has(`${t.org.id}|${t.period.start.getTime()}`));
-    report.orgsSkippedClosed += targets.length - open.length;
     const { priced, failed } = await pricePeriods(db, open, catalog, params.billingEnabled);
-    report.failed.push(...failed);
     const lines = overageRowsOf(priced, params.now);
-    await replaceOverageLines(db, { pairs: priced.map(pairOf), lines });
-    report.orgsProcessed += priced.length;
-    report.linesWritten += lines.length;
-    for (const line of lines) totals.set(line.currency, (totals.get(line.currency) ?? 0n) + line.amountMinor);
+    const chunkTotals = new Map<string, bigint>();
+    for (const line of lines) {
+      chunkTotals.set(line.currency, (chunkTotals.get(line.currency) ?? 0n) + line.amountMinor);
+    }
+    const figures: RecalculateAllReport = {
+      orgsProcessed: priced.length,
+      linesWritten: lines.length,
+      orgsSkippedClosed: targets.length - open.length,
+      totals: totalsOf(chunkTotals),
+      failed: [...broken, ...failed],
+    };
+    if (priced.length > 0) {
+      await afterCommit(deps.events, (effects) =>
+        db.transaction(async (tx) => {
+          await replaceOverageLines(tx, { pairs: priced.map(pairOf), lines });
+          await record(tx, figures);
+          effects.publish(usageChanged(priced.map((p) => p.org.id)));
+        }),
+      );
+      audited = true;
+    }
+    report.orgsProcessed += figures.orgsProcessed;
+    report.linesWritten += figures.linesWritten;
+    report.orgsSkippedClosed += figures.orgsSkippedClosed;
+    report.failed.push(...figures.failed);
+    for (const [currency, minor] of chunkTotals) totals.set(currency, (totals.get(currency) ?? 0n) + minor);
   };
 
   const inFlight = new Set<Promise<void>>();
@@ -88,9 +133,15 @@ export async function recalculateAllOverages(
     if (orgs.length < chunkSize) break;
   }
   await Promise.all(inFlight);
-  report.totals = [...totals].map(([currency, minor]) => ({
+  report.totals = totalsOf(totals);
+  // Nothing written (no org, every period closed or broken): the run itself is still on record.
+  if (!audited) await record(db, report);
+  return report;
+}
+
+function totalsOf(minorByCurrency: ReadonlyMap<string, bigint>): RecalculateAllReport['totals'] {
+  return [...minorByCurrency].map(([currency, minor]) => ({
     amount: fromMinorUnits(minor, currency),
     currency,
   }));
-  return report;
 }

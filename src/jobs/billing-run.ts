@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import { actorOf, writeAudit } from '../audit/audit.ts';
+import { actorOf } from '../audit/audit.ts';
 import { type CloseReport, closeBillingPeriods } from '../billing/close-period.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../db/client.ts';
@@ -22,18 +22,13 @@ export async function runBillingRun(deps: {
   stripe: Stripe | null;
 }): Promise<{ close: CloseReport; outbox: OutboxRun | null; reconciliation: ReconciliationReport | null }> {
   const now = deps.clock();
-  const closed = await closeBillingPeriods(deps.db, { now, billingEnabled: deps.billingEnabled });
+  // Audited with each close it makes; a run that closed nothing leaves no record.
+  const closed = await closeBillingPeriods(deps.db, {
+    now,
+    billingEnabled: deps.billingEnabled,
+    audit: { actor: actorOf('system'), target: 'billing', evenIfIdle: false },
+  });
   if (!closed.ok) throw closed.error;
-  if (closed.value.periodsClosed > 0) {
-    await writeAudit(deps.db, {
-      actor: actorOf('system'),
-      action: 'closeBillingPeriod',
-      target: 'billing',
-      before: null,
-      after: closed.value,
-      at: now,
-    });
-  }
   const outbox = deps.outbox ? await deps.outbox.runOnce() : null;
   // Yesterday's periods: on the day after a close, the periods that were just invoiced.
   const reconciliation = deps.stripe

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { recalculateAllOverages } from '../../src/billing/recalculate-all.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { DomainEvents } from '../../src/events/domain-events.ts';
 import { ensureCatalog } from '../../src/plans/catalog.ts';
 import { createScratchDatabase } from './lib/environment.ts';
 
@@ -52,11 +53,10 @@ export async function benchRecalculateAll(baseUrl: string, orgs: number): Promis
       analyze;`);
     const run = async () => {
       const started = performance.now();
-      const report = await recalculateAllOverages(database.db, {
-        at: AT,
-        now: new Date(),
-        billingEnabled: true,
-      });
+      const report = await recalculateAllOverages(
+        { db: database.db, events: new DomainEvents({ error: () => {} }) },
+        { at: AT, now: new Date(), billingEnabled: true, audit: { actor: 'system' } },
+      );
       if (report.orgsProcessed !== orgs || report.failed.length > 0)
         throw new Error('recalculation incomplete');
       return performance.now() - started;
