@@ -70,10 +70,12 @@ export const builder = new SchemaBuilder<{
         'BAD_USER_INPUT',
         result.issues
           .map((i) => {
-            const path = (i.path ?? [])
-              .map((p) => (typeof p === 'object' && p !== null && 'key' in p ? p.key : p))
-              .join('.');
-            return path ? `${path}: ${i.message}` : i.message;
+            const keys = (i.path ?? []).map((p) =>
+              String(typeof p === 'object' && p !== null && 'key' in p ? p.key : p),
+            );
+            // A message that names its argument ("first must be ...") is shown as it is.
+            if (keys.length > 0 && i.message.startsWith(`${keys.at(-1)} `)) return i.message;
+            return keys.length > 0 ? `${keys.join('.')}: ${i.message}` : i.message;
           })
           .join('; '),
       ),

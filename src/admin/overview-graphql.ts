@@ -1,6 +1,6 @@
+import { wholeNumberFrom } from '../argument-ranges.ts';
 import { builder } from '../builder.ts';
 import { Dec, fromMinorUnits, ZERO } from '../core/index.ts';
-import { badInput } from '../errors.ts';
 import { MoneyRef } from '../money-graphql.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import type { OrgRow } from '../orgs/repository.ts';
@@ -90,12 +90,14 @@ const AdminOverviewRef = builder.objectRef<{ at: Date }>('AdminOverview').implem
     topOrgs: t.field({
       type: [OrgRankRef],
       args: {
-        first: t.arg.int({ defaultValue: 5 }),
+        first: t.arg.int({
+          defaultValue: 5,
+          validate: wholeNumberFrom(1, 100, 'first must be between 1 and 100.'),
+        }),
         metric: t.arg.string({ defaultValue: 'api_calls' }),
       },
       resolve: async ({ at }, args, ctx) => {
         const first = args.first ?? 5;
-        if (first < 1 || first > 100) throw badInput('first must be between 1 and 100.');
         const ranks = await topOrgsByUsage(ctx.db, { at, metric: args.metric ?? 'api_calls', first });
         const orgs = await ctx.loaders.org.loadMany(ranks.map((r) => r.orgId));
         return ranks.flatMap((r, i) => {

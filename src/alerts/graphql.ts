@@ -1,7 +1,7 @@
+import { wholeNumberFrom } from '../argument-ranges.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { Dec } from '../core/index.ts';
-import { badInput } from '../errors.ts';
 import { guardLiveStream, type Lapse, unlessLapsed } from '../live/credential-guard.ts';
 import { authorizeLiveOrg } from '../live/graphql.ts';
 import { Queue } from '../live/queue.ts';
@@ -72,12 +72,13 @@ builder.objectFields(OrgRef, (t) => ({
     authScopes: { orgData: 'usage' },
     type: [UsageAlertRef],
     description: 'The alerts fired for this org, newest first.',
-    args: { first: t.arg.int({ defaultValue: 20 }) },
-    resolve: (org, args, ctx) => {
-      const first = args.first ?? 20;
-      if (first < 1 || first > 200) throw badInput('first must be between 1 and 200.');
-      return recentAlerts(ctx.db, { orgId: org.id, limit: first });
+    args: {
+      first: t.arg.int({
+        defaultValue: 20,
+        validate: wholeNumberFrom(1, 200, 'first must be between 1 and 200.'),
+      }),
     },
+    resolve: (org, args, ctx) => recentAlerts(ctx.db, { orgId: org.id, limit: args.first ?? 20 }),
   }),
 }));
 

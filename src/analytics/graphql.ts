@@ -1,3 +1,4 @@
+import { wholeNumberFrom } from '../argument-ranges.ts';
 import { builder } from '../builder.ts';
 import { daysEndingWith, forecastUsage, localDay, type UsageForecast } from '../core/index.ts';
 import { badInput } from '../errors.ts';
@@ -42,22 +43,21 @@ const UsageForecastRef = builder.objectRef<UsageForecast>('UsageForecast').imple
   }),
 });
 
-function checkRange(name: string, value: number, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw badInput(`${name} must be a whole number from 1 to ${max}.`);
-  }
-  return value;
-}
-
 builder.objectFields(OrgRef, (t) => ({
   usageHistory: t.field({
     authScopes: { orgData: 'usage' },
     type: [DailyUsageRef],
     description:
       "A metric's daily usage over the last `days` days (today included, the org's time zone); days without usage are zero. `used` aggregates as the metric does: a SUM metric's quantities, a COUNT metric's events, a MAX metric's largest reading of the day, a LATEST metric's latest reading of the day.",
-    args: { metric: t.arg.string({ required: true }), days: t.arg.int({ defaultValue: 30 }) },
+    args: {
+      metric: t.arg.string({ required: true }),
+      days: t.arg.int({
+        defaultValue: 30,
+        validate: wholeNumberFrom(1, 366, 'days must be a whole number from 1 to 366.'),
+      }),
+    },
     resolve: async (org, args, ctx) => {
-      const count = checkRange('days', args.days ?? 30, 366);
+      const count = args.days ?? 30;
       const metric = (await ctx.loaders.metrics()).find((m) => m.key === args.metric);
       if (!metric) throw badInput(`Unknown metric ${JSON.stringify(args.metric)}.`);
       const days = daysEndingWith(localDay(ctx.clock(), org.billingTimezone), count);
@@ -79,21 +79,24 @@ builder.objectFields(OrgRef, (t) => ({
     description:
       "The endpoints (events' properties.endpoint) with the most usage over the last `days` days: the quantities of SUM metrics and the events of COUNT metrics; readings of MAX and LATEST metrics (levels such as seats) count in `events` only.",
     args: {
-      days: t.arg.int({ defaultValue: 7 }),
-      first: t.arg.int({ defaultValue: 5 }),
+      days: t.arg.int({
+        defaultValue: 7,
+        validate: wholeNumberFrom(1, 366, 'days must be a whole number from 1 to 366.'),
+      }),
+      first: t.arg.int({
+        defaultValue: 5,
+        validate: wholeNumberFrom(1, 100, 'first must be a whole number from 1 to 100.'),
+      }),
       metric: t.arg.string({ description: 'Only this metric; default: all metrics.' }),
     },
     resolve: async (org, args, ctx) => {
-      const days = daysEndingWith(
-        localDay(ctx.clock(), org.billingTimezone),
-        checkRange('days', args.days ?? 7, 366),
-      );
+      const days = daysEndingWith(localDay(ctx.clock(), org.billingTimezone), args.days ?? 7);
       return busiestEndpoints(ctx.db, {
         orgId: org.id,
         metric: args.metric ?? null,
         fromDay: days[0]!,
         toDay: days.at(-1)!,
-        first: checkRange('first', args.first ?? 5, 100),
+        first: args.first ?? 5,
       });
     },
   }),

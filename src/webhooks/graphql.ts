@@ -1,7 +1,8 @@
+import { wholeNumberFrom } from '../argument-ranges.ts';
 import { builder } from '../builder.ts';
 import { NO_ALLOWED_TARGETS } from '../config/allowed-targets.ts';
 import type { Context } from '../context.ts';
-import { badInput, forbidden, notFound } from '../errors.ts';
+import { forbidden, notFound } from '../errors.ts';
 import { OrgRef, requireVisibleOrg } from '../orgs/graphql.ts';
 import { loadOrgOwnedNodes, orgOwnedId, orgOwnedIdFromInput } from '../orgs/org-owned-node.ts';
 import { unwrap } from '../result.ts';
@@ -80,12 +81,14 @@ WebhookEndpointRef.implement({
     deliveries: t.field({
       type: [WebhookDeliveryRef],
       description: 'Newest first.',
-      args: { first: t.arg.int({ defaultValue: 20 }) },
-      resolve: (e, args, ctx) => {
-        const first = args.first ?? 20;
-        if (first < 1 || first > 200) throw badInput('first must be between 1 and 200.');
-        return deliveriesOfEndpoint(ctx.db, { orgId: e.orgId, endpointId: e.id, limit: first });
+      args: {
+        first: t.arg.int({
+          defaultValue: 20,
+          validate: wholeNumberFrom(1, 200, 'first must be between 1 and 200.'),
+        }),
       },
+      resolve: (e, args, ctx) =>
+        deliveriesOfEndpoint(ctx.db, { orgId: e.orgId, endpointId: e.id, limit: args.first ?? 20 }),
     }),
   }),
 });
