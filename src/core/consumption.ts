@@ -1,3 +1,4 @@
+import { compareEventIds } from './aggregation.ts';
 import type { MetricDefinition } from './catalog.ts';
 import type { Entitlement } from './entitlements.ts';
 import { decideQuota, type OverageBudget, type QuotaDecision } from './quota.ts';
@@ -42,8 +43,11 @@ type ConsumptionOptions = {
   billingEnabled?: boolean;
 };
 
-/** A period counter as decisions read it: its value, and when the reading it holds was taken (null: none). */
-export type CounterState = { value: bigint; latestAt: Date | null };
+/**
+ * A period counter as decisions read it: its value, when the reading it holds was taken (null:
+ * none) and that reading's event id (null or absent: unknown), which breaks ties of the instant.
+ */
+export type CounterState = { value: bigint; latestAt: Date | null; latestEventId?: string | null };
 
 /**
  * `decideConsumption` of an event taken at `at` against its counter (absent: an empty one), with
@@ -54,32 +58,55 @@ export function decideOnCounter(
   aggregation: MetricDefinition['aggregation'],
   entitlement: Entitlement,
   counter: CounterState | undefined,
-  event: { quantity: bigint; at: Date },
+  /** `eventId`: the id the event is recorded under (null or absent: none, e.g. a check). */
+  event: { quantity: bigint; at: Date; eventId?: string | null },
   options: ConsumptionOptions = {},
 ): QuotaDecision & { usedAfter: bigint; counterAfter: CounterState } {
-  const { value, latestAt } = counter ?? { value: 0n, latestAt: null };
-  const reading = { at: event.at, heldAt: latestAt };
+  // Ids stay as given (absent: unknown), so a counter read without one comes back as it was.
+  const { value, latestAt, latestEventId } = counter ?? { value: 0n, latestAt: null };
+  const reading: ReadingTime = {
+    at: event.at,
+    heldAt: latestAt,
+    eventId: event.eventId,
+    heldEventId: latestEventId,
+  };
   const d = decideConsumption(aggregation, entitlement, value, event.quantity, { ...options, reading });
   const counterAfter = d.allowed
-    ? { value: d.usedAfter, latestAt: heldAfterReading(reading) }
-    : { value, latestAt };
+    ? {
+        value: d.usedAfter,
+        latestAt: heldAfterReading(reading),
+        latestEventId: isOutdatedReading(reading) ? latestEventId : event.eventId,
+      }
+    : { value, latestAt, latestEventId };
   return { ...d, counterAfter };
 }
 
 /**
  * When a LATEST reading was taken (`at`), and when the reading its counter holds was (`heldAt`;
- * null while no reading set it: a counter made empty by a lock takes any reading).
+ * null while no reading set it: a counter made empty by a lock takes any reading), with the
+ * event ids of both when known (they break a tie of the instants).
  */
-export type ReadingTime = { at: Date; heldAt: Date | null };
+export type ReadingTime = {
+  at: Date;
+  heldAt: Date | null;
+  eventId?: string | null;
+  heldEventId?: string | null;
+};
 
 /**
- * Whether a LATEST reading is older than the one its counter holds: the write keeps the latest by
- * timestamp (insertEventsAndCount), so such a reading is recorded but leaves the period's value.
- * A reading of the same instant is not outdated here: the write breaks that tie by event id in
- * byte order (core/aggregation.ts), and deciding it as the new value is the side limits are safe on.
+ * Whether a LATEST reading is not later than the one its counter holds: the write keeps the
+ * latest by timestamp, a tie going to the larger event id in byte order (insertEventsAndCount,
+ * core/aggregation.ts), so such a reading is recorded but leaves the period's value. When either
+ * id of a tie is unknown, the reading is taken as the new value: the side limits are safe on (it
+ * is decided against them; answering it outdated would let a reading the write keeps pass them).
  */
 export function isOutdatedReading(reading: ReadingTime | undefined): boolean {
-  return reading?.heldAt != null && reading.at.getTime() < reading.heldAt.getTime();
+  if (reading?.heldAt == null) return false;
+  const at = reading.at.getTime();
+  const heldAt = reading.heldAt.getTime();
+  if (at !== heldAt) return at < heldAt;
+  const { eventId, heldEventId } = reading;
+  return eventId != null && heldEventId != null && compareEventIds(eventId, heldEventId) <= 0;
 }
 
 /** When the reading a LATEST counter holds was taken, once `reading` is counted. */

@@ -13,6 +13,7 @@ export * from './catalog.ts';
 export * from './consumption.ts';
 export * from './currencies.ts';
 export * from './days.ts';
+export * from './decide-batch.ts';
 export * from './entitlement-resolution.ts';
 export * from './entitlements.ts';
 export * from './forecast.ts';
