@@ -11,5 +11,6 @@ export * from './keys/tables.ts';
 export * from './orgs/tables.ts';
 export * from './plans/tables.ts';
 export * from './stripe/tables.ts';
+export * from './usage/period-tables.ts';
 export * from './usage/tables.ts';
 export * from './webhooks/tables.ts';

@@ -4,9 +4,10 @@ import type { Db } from '../db/client.ts';
 import { rowsOf } from '../db/migrate.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { orgs } from '../orgs/tables.ts';
+import { closedPeriods } from '../usage/period-tables.ts';
 import type { UsageCounterRow } from '../usage/repository.ts';
 import { usageCounters } from '../usage/tables.ts';
-import { closedPeriods, invoiceItems } from './invoice-items-tables.ts';
+import { invoiceItems } from './invoice-items-tables.ts';
 import type { NewOverage } from './repository.ts';
 import { overages } from './tables.ts';
 

@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { periodContaining } from '../core/index.ts';
 import { BudgetCapRef } from '../orgs/admin-graphql.ts';
 import { anchorOf } from '../orgs/graphql.ts';
-import { budgetAlertOf } from './budget.ts';
+import { budgetAlertOf } from '../usage/budget.ts';
 
 // An org's budget cap is set in orgs/; whether the period passed it is billing's record, so the
 // field is added here and orgs/ needs nothing from billing/.

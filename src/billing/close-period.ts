@@ -10,6 +10,7 @@ import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { lockPeriodClose } from '../usage/frozen-periods.ts';
 import {
   closedPairs,
   endedUnclosedPeriods,
@@ -19,7 +20,6 @@ import {
   orgsAfter,
   replaceOverageLines,
 } from './billing-run-repository.ts';
-import { lockPeriodClose } from './frozen-periods.ts';
 import {
   type BrokenOrg,
   type Catalog,

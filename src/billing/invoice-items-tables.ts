@@ -1,25 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, jsonb, pgEnum, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { decimalAmount, instant, quantity } from '../db/columns.ts';
 import { orgs } from '../orgs/tables.ts';
 import { metrics } from '../plans/tables.ts';
-
-/**
- * A billing period that has been closed: its overage lines are final and its invoice items are
- * in the outbox. Usage that arrives later for it is counted in the org's next open period.
- */
-export const closedPeriods = pgTable(
-  'closed_periods',
-  {
-    orgId: uuid('org_id')
-      .notNull()
-      .references(() => orgs.id, { onDelete: 'cascade' }),
-    periodStart: instant('period_start').notNull(),
-    periodEnd: instant('period_end').notNull(),
-    closedAt: instant('closed_at').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.orgId, t.periodStart] })],
-);
 
 export const invoiceItemStatus = pgEnum('invoice_item_status', ['PENDING', 'SENT', 'FAILED']);
 
@@ -70,18 +53,4 @@ export const invoiceItems = pgTable(
     index('invoice_items_due_idx').on(t.status, t.nextAttemptAt),
     check('invoice_items_amount_positive', sql`${t.amountMinor} > 0`),
   ],
-);
-
-/** A budget alert raised for an org's period (ALERT caps): the unique key makes it fire once. */
-export const budgetAlerts = pgTable(
-  'budget_alerts',
-  {
-    orgId: uuid('org_id')
-      .notNull()
-      .references(() => orgs.id, { onDelete: 'cascade' }),
-    periodStart: instant('period_start').notNull(),
-    cap: decimalAmount('cap').notNull(),
-    firedAt: instant('fired_at').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.orgId, t.periodStart] })],
 );

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { closedPeriods, invoiceItems } from './invoice-items-tables.ts';
+import { closedPeriods } from '../usage/period-tables.ts';
+import { invoiceItems } from './invoice-items-tables.ts';
 
 export type InvoiceItemRow = typeof invoiceItems.$inferSelect;
 export type ClosedPeriodRow = typeof closedPeriods.$inferSelect;

@@ -5,10 +5,10 @@ import { afterCommit, usageChanged } from '../events/after-commit.ts';
 import type { EventPublisher } from '../events/domain-events.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { lockPeriodClose } from '../usage/frozen-periods.ts';
 import { loadOrgMeters, type OrgMeters } from '../usage/load-meters.ts';
 import { createLoaders } from '../usage/loaders.ts';
 import { replaceOverageLines } from './billing-run-repository.ts';
-import { lockPeriodClose } from './frozen-periods.ts';
 import { closedPeriodOf } from './invoice-items.ts';
 import { type OverageRow, overagesForPeriods } from './repository.ts';
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { overageBudgetOf } from '../billing/budget.ts';
 import {
-  decideOnCounter,
+  decideBatch,
   entitlementFor,
   exceedsCharacters,
   isStorableText,
@@ -14,6 +13,7 @@ import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
 import { createLoaders } from '../loaders.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { overageBudgetOf } from './budget.ts';
 import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
 
@@ -89,13 +89,32 @@ export async function checkQuota(
     overageBudgetOf(loaders, org, period, params.billingEnabled),
   ]);
   const counter = counters.find((c) => c.metricKey === metric.key);
-  const used = counter?.value ?? 0n;
-  const d = decideOnCounter(
-    metric.aggregation,
-    entitlementFor(metric.key, entitlements, overrides),
-    counter,
-    { quantity, at: now },
-    { budget, billingEnabled: params.billingEnabled },
+  // A check is a batch of one event that records nothing (no event id for a LATEST tie).
+  const { decisions } = decideBatch({
+    events: [
+      {
+        counter: metric.key,
+        budget: budget ? 'org' : null,
+        id: metric.key,
+        eventId: null,
+        metricKey: metric.key,
+        aggregation: metric.aggregation,
+        entitlement: entitlementFor(metric.key, entitlements, overrides),
+        quantity,
+        at: now,
+        recorded: null,
+      },
+    ],
+    counters: new Map(counter ? [[metric.key, counter]] : []),
+    budgets: new Map(budget ? [['org', budget]] : []),
+    billingEnabled: params.billingEnabled,
+  });
+  const d = decisions[0]!;
+  // Past 2^53-1 the consumption would be refused; a check answers the limits' decision alone.
+  return ok(
+    quotaView(
+      { ...d, allowed: d.outcome !== 'REFUSED' },
+      { metric, period, used: d.usedBefore, consumed: false },
+    ),
   );
-  return ok(quotaView(d, { metric, period, used, consumed: false }));
 }

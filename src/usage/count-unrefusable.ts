@@ -1,6 +1,7 @@
 import {
+  type CounterState,
   canRefuse,
-  decideConsumption,
+  decideBatch,
   keyReuseConflict,
   type QuotaDecisionView,
   quotaView,
@@ -88,10 +89,10 @@ export async function countUnrefusable(
   );
 
   // Each counter's value before the batch's consumptions of it: its new value less all of them.
-  const running = new Map(counterValues);
+  const before = new Map(counterValues);
   for (const a of counts) {
     const key = counterKeyString(a.event);
-    running.set(key, running.get(key)! - a.request.quantity);
+    before.set(key, before.get(key)! - a.request.quantity);
   }
   const replays = admitted.filter((a) => !counts.has(a));
   let current: Map<string, bigint>;
@@ -109,31 +110,50 @@ export async function countUnrefusable(
     admitted = admitted.filter((a) => !stale.includes(a));
   }
 
+  // The counted consumptions are decided in batch order from the values before them, then the
+  // replays, which answer the counters as the write left them. (A replay's holder is unknown only
+  // for an id we made: only its own request's earlier attempt can hold it, so it holds the same.)
+  const counters = new Map<string, CounterState>();
+  for (const [key, value] of [...current, ...before]) counters.set(key, { value, latestAt: null });
+  const ordered = [...admitted.filter((a) => counts.has(a)), ...admitted.filter((a) => !counts.has(a))];
+  const { decisions } = decideBatch({
+    events: ordered.map((a) => {
+      const id = orgEventKey(a.event.orgId, a.event.eventId);
+      return {
+        counter: counterKeyString(a.event),
+        budget: null,
+        id,
+        eventId: a.event.eventId,
+        metricKey: a.event.metricKey,
+        aggregation: a.metric.aggregation,
+        entitlement: a.entitlement,
+        quantity: a.request.quantity,
+        at: a.event.occurredAt,
+        recorded: counts.has(a) ? null : (holders.get(id) ?? a.event),
+      };
+    }),
+    counters,
+    budgets: new Map(),
+    billingEnabled: ordered[0]?.request.billingEnabled ?? true,
+  });
+
   const results = new Map<Admitted, Result<QuotaDecisionView>>();
-  for (const a of admitted) {
-    const { metric, entitlement, event, request } = a;
-    const counter = counterKeyString(event);
+  for (const [i, a] of ordered.entries()) {
+    const { metric, event, request } = a;
+    const d = decisions[i]!;
     const period = { start: event.periodStart, end: event.periodEnd };
-    if (!counts.has(a)) {
-      const holder = holders.get(orgEventKey(event.orgId, event.eventId));
-      const conflict = keyReuseConflict(request.idempotencyKey, event, holder);
+    if (d.outcome === 'REPLAY') {
+      const conflict = keyReuseConflict(request.idempotencyKey, event, d.holder ?? undefined);
       if (conflict) {
         results.set(a, fail(badInput(conflict)));
         continue;
       }
-      const used = current.get(counter) ?? 0n;
-      const d = decideConsumption('SUM', entitlement, used, 0n);
       const consumed = request.idempotencyKey === null;
-      results.set(a, ok(quotaView({ ...d, allowed: true }, { metric, period, used, consumed })));
+      results.set(a, ok(quotaView(d, { metric, period, used: d.usedBefore, consumed })));
       continue;
     }
-    const before = running.get(counter)!;
-    const d = decideConsumption('SUM', entitlement, before, request.quantity, {
-      billingEnabled: request.billingEnabled,
-    });
-    if (!d.allowed)
+    if (d.outcome !== 'COUNTED')
       throw new Error(`an unrefusable consumption was refused (${d.reason}): isUnrefusable is wrong`);
-    running.set(counter, d.usedAfter);
     results.set(a, ok(quotaView(d, { metric, period, used: d.usedAfter, consumed: true })));
   }
   return { results, stale };

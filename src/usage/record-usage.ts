@@ -1,13 +1,11 @@
 import type { Principal } from '../auth/principal.ts';
-import { refuseOverBudget } from '../billing/budget-guard.ts';
-import { carryLateEventsForward } from '../billing/frozen-periods.ts';
 import {
+  canRefuse,
   checkEventFields,
-  decideOnCounter,
   type Entitlement,
+  type EventDecision,
   entitlementFor,
   MAX_EVENTS_PER_CALL,
-  MAX_SAFE_BIGINT,
   type MetricAggregation,
   type Rejection,
   type UsageEventInput,
@@ -19,15 +17,14 @@ import { createLoaders, type Loaders } from '../loaders.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { isBudgeted } from './decision-locks.ts';
+import { carryLateEventsForward } from './frozen-periods.ts';
 import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
+import { decideLocked } from './locked-decision.ts';
 import {
-  type CounterKey,
-  counterKeyString,
   insertEventsAndCount,
-  lockCounters,
   orgEventKey,
   type PreparedUsageEvent,
-  recordedEvents,
   violatesSafeUsage,
 } from './repository.ts';
 
@@ -46,6 +43,8 @@ export type RecordUsageOutcome = {
 };
 
 type Candidate = { index: number; event: AcceptedUsageEvent; prepared: PreparedUsageEvent };
+/** A candidate with what it is decided under. */
+type Decidable = Candidate & { entitlement: Entitlement; aggregation: MetricAggregation };
 
 /** How often a batch's transaction runs when PostgreSQL keeps aborting it to break conflicts. */
 const MAX_CONFLICT_TRIES = 3;
@@ -53,9 +52,10 @@ const MAX_CONFLICT_TRIES = 3;
 /**
  * Records a batch of usage events exactly once. Bad events are returned in `rejected` with a
  * reason; the good ones of the same batch are kept. All good events and every counter they move
- * are written in one transaction. Events of metrics with a hard limit are decided against the
- * period's counter while it is locked, so concurrent batches can never pass the limit together;
- * an event that would pass it is rejected whole (HARD_LIMIT).
+ * are written in one transaction. Events of metrics with a hard limit, and of orgs with a budget
+ * cap, are decided against the period's counters while they are locked (`decideLocked`), so
+ * concurrent batches can never pass the limit or the cap together; an event that would pass it
+ * is rejected whole (HARD_LIMIT, BUDGET_CAP).
  */
 export async function recordUsage(
   db: Db,
@@ -151,13 +151,14 @@ export async function recordUsage(
 
   // Entitlements are read before the transaction: inside it, only the transaction's own
   // connection may be used (the embedded database has just one).
-  const limited = await hardLimitedCandidates(loaders, candidates);
-  const aggregationOf = new Map((await loaders.metrics()).map((m) => [m.key, m.aggregation]));
+  const decidable = await withEntitlements(loaders, candidates);
+  const billingEnabled = params.billingEnabled ?? true;
   const rejectedBeforeWrite = rejected.length;
   /**
-   * `guardSafeUsage`: also decide each SUM event against its locked counter and refuse those that
-   * would take a period past 2^53-1. Only needed when the plain write hit the counters' check
-   * constraint (a rare batch), so the usual path pays nothing for it.
+   * Decided with locks (`decideLocked`): the events that can be refused (a budget, a hard limit).
+   * `guardSafeUsage`: every event, so none passes 2^53-1. Only needed when the plain write hit the
+   * counters' check constraint (a rare batch), so the usual path pays nothing for it; the write
+   * then moves no counter that was not locked before it (see lockForDecision).
    */
   const write = (guardSafeUsage: boolean) =>
     db.transaction(async (tx) => {
@@ -169,29 +170,24 @@ export async function recordUsage(
         orgById,
         now,
       );
-      // Budget caps first, then hard limits: every batch locks counters in the same order
-      // (capped orgs' counters, then the rest), so concurrent batches cannot deadlock.
-      const overBudget = await refuseOverBudget(
+      const decided = guardSafeUsage
+        ? decidable
+        : decidable.filter(
+            (c) => isBudgeted(c.event, billingEnabled) || canRefuse(c.entitlement, { hasBudget: false }),
+          );
+      const { decisions } = await decideLocked(
         tx,
-        candidates.map((c) => ({ ...c.prepared, org: c.event.org, candidate: c })),
-        { billingEnabled: params.billingEnabled ?? true, now },
+        decided.map((c) => ({ ...c, org: c.event.org, event: c.prepared, now })),
+        { billingEnabled },
       );
-      const refusedForBudget = new Set<Candidate>();
-      for (const { candidate } of overBudget) {
-        refusedForBudget.add(candidate);
-        reject(candidate.index, {
-          code: 'BUDGET_CAP',
-          message: `${candidate.event.metric}: this event would take the period's overage cost past the org's budget cap of ${candidate.event.org.budgetCap}.`,
-        });
+      const refused = new Set<Candidate>();
+      for (const [i, c] of decided.entries()) {
+        const rejection = rejectionOf(c, decisions[i]!);
+        if (!rejection) continue;
+        refused.add(c);
+        reject(c.index, rejection);
       }
-      const limitedNow = limited.filter((l) => !refusedForBudget.has(l.c));
-      const refused = await refuseOverHardLimits(tx, limitedNow, (c, r) => reject(c.index, r));
-      for (const c of refusedForBudget) refused.add(c);
-      if (guardSafeUsage) {
-        const sums = candidates.filter((c) => !refused.has(c) && aggregationOf.get(c.event.metric) === 'SUM');
-        for (const c of await refusePastSafeUsage(tx, sums, (c, r) => reject(c.index, r))) refused.add(c);
-      }
-      const toWrite = candidates.filter((c) => !refused.has(c)).map((c) => c.prepared);
+      const toWrite = decidable.filter((c) => !refused.has(c)).map((c) => c.prepared);
       return { attempted: toWrite.length, inserted: (await insertEventsAndCount(tx, toWrite)).inserted };
     });
   // A transaction PostgreSQL aborted to break a conflict (a deadlock with a concurrent writer of
@@ -232,59 +228,30 @@ export async function recordUsage(
   });
 }
 
-/**
- * Refuses, in batch order, the SUM events that would take their period's usage past 2^53-1 (it is
- * answered as a SafeInt), with their counters locked until the transaction ends. Events already in
- * the ledger are duplicates and add nothing.
- */
-async function refusePastSafeUsage(
-  tx: Db,
-  candidates: readonly Candidate[],
-  reject: (c: Candidate, r: Rejection) => void,
-): Promise<Set<Candidate>> {
-  const refused = new Set<Candidate>();
-  if (candidates.length === 0) return refused;
-  const used = await lockCounters(tx, candidates.map(counterKeyOf));
-  const recorded = await recordedEvents(
-    tx,
-    candidates.map((c) => ({ orgId: c.prepared.orgId, eventId: c.event.id })),
-  );
-  for (const c of candidates) {
-    if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
-    const key = counterKeyString(counterKeyOf(c));
-    const locked = used.get(key);
-    const current = locked?.value ?? 0n;
-    if (current + c.event.quantity > MAX_SAFE_BIGINT) {
-      refused.add(c);
-      reject(c, {
-        code: 'INVALID_QUANTITY',
-        message: `quantity ${c.event.quantity} would take the period's ${c.event.metric} usage (${current}) past 2^53-1; send a smaller quantity.`,
-      });
-      continue;
-    }
-    used.set(key, { value: current + c.event.quantity, latestAt: locked?.latestAt ?? null });
+/** Why recordUsage rejects an event its decision refused; null when it is kept. */
+function rejectionOf(c: Decidable, d: EventDecision): Rejection | null {
+  const { metric, quantity, org } = c.event;
+  if (d.outcome === 'PAST_SAFE_USAGE') {
+    return {
+      code: 'INVALID_QUANTITY',
+      message: `quantity ${quantity} would take the period's ${metric} usage (${d.usedBefore}) past 2^53-1; send a smaller quantity.`,
+    };
   }
-  return refused;
+  if (d.outcome !== 'REFUSED') return null;
+  if (d.reason === 'BUDGET_CAP') {
+    return {
+      code: 'BUDGET_CAP',
+      message: `${metric}: this event would take the period's overage cost past the org's budget cap of ${org.budgetCap}.`,
+    };
+  }
+  return {
+    code: 'HARD_LIMIT',
+    message: `${metric} would pass its hard limit of ${c.entitlement.hardLimit} for the period (used ${d.usedBefore}, event ${quantity}).`,
+  };
 }
 
-const counterKeyOf = (c: Candidate): CounterKey => ({
-  orgId: c.prepared.orgId,
-  metricKey: c.prepared.metricKey,
-  periodStart: c.prepared.periodStart,
-  periodEnd: c.prepared.periodEnd,
-});
-
-type LimitedCandidate = {
-  c: Candidate;
-  entitlement: Entitlement;
-  aggregation: MetricAggregation;
-};
-
-/** The candidates whose metric has a hard limit for their org, with the entitlement in force. */
-async function hardLimitedCandidates(
-  loaders: Loaders,
-  candidates: readonly Candidate[],
-): Promise<LimitedCandidate[]> {
+/** Each candidate with the entitlement in force for its org and its metric's aggregation. */
+async function withEntitlements(loaders: Loaders, candidates: readonly Candidate[]): Promise<Decidable[]> {
   const orgs = [...new Map(candidates.map((c) => [c.event.org.id, c.event.org])).values()];
   const planIds = [...new Set(orgs.map((o) => o.planId))];
   const [metricRows, planRows, overrideRows] = await Promise.all([
@@ -295,64 +262,16 @@ async function hardLimitedCandidates(
   const aggregationOf = new Map(metricRows.map((m) => [m.key, m.aggregation]));
   const planRowsOf = new Map(planIds.map((id, i) => [id, planRows[i]]));
   const overridesOf = new Map(orgs.map((o, i) => [o.id, overrideRows[i]]));
-  const limited: LimitedCandidate[] = [];
-  for (const c of candidates) {
+  return candidates.map((c) => {
     const { org, metric } = c.event;
     const rows = planRowsOf.get(org.planId);
     const overrides = overridesOf.get(org.id);
     if (rows instanceof Error) throw rows;
     if (overrides instanceof Error) throw overrides;
-    const entitlement = entitlementFor(metric, rows ?? [], overrides ?? []);
-    if (entitlement.included === null || entitlement.hardLimit === null) continue;
-    limited.push({
-      c,
-      entitlement,
+    return {
+      ...c,
+      entitlement: entitlementFor(metric, rows ?? [], overrides ?? []),
       aggregation: aggregationOf.get(metric) ?? 'SUM',
-    });
-  }
-  return limited;
-}
-
-/**
- * Decides hard-limited events in batch order against their counters, locked until the
- * transaction ends. Events already in the ledger are duplicates and use none of the limit.
- * Returns the refused ones.
- */
-async function refuseOverHardLimits(
-  tx: Db,
-  limited: readonly LimitedCandidate[],
-  reject: (c: Candidate, r: Rejection) => void,
-): Promise<Set<Candidate>> {
-  const refused = new Set<Candidate>();
-  if (limited.length === 0) return refused;
-  // The counter of the event's period as it stands now: a late event carried out of a closed
-  // period (carryLateEventsForward, in this transaction or in an attempt before it) counts in
-  // the period it was carried to.
-  const used = await lockCounters(
-    tx,
-    limited.map((l) => counterKeyOf(l.c)),
-  );
-  const recorded = await recordedEvents(
-    tx,
-    limited.map((l) => ({ orgId: l.c.prepared.orgId, eventId: l.c.event.id })),
-  );
-  for (const { c, entitlement, aggregation } of limited) {
-    if (recorded.has(orgEventKey(c.prepared.orgId, c.event.id))) continue;
-    const k = counterKeyString(counterKeyOf(c));
-    const current = used.get(k)?.value ?? 0n;
-    const d = decideOnCounter(aggregation, entitlement, used.get(k), {
-      quantity: c.event.quantity,
-      at: c.prepared.occurredAt,
-    });
-    if (!d.allowed) {
-      refused.add(c);
-      reject(c, {
-        code: 'HARD_LIMIT',
-        message: `${c.event.metric} would pass its hard limit of ${entitlement.hardLimit} for the period (used ${current}, event ${c.event.quantity}).`,
-      });
-      continue;
-    }
-    used.set(k, d.counterAfter);
-  }
-  return refused;
+    };
+  });
 }

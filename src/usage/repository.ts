@@ -253,8 +253,9 @@ export const counterKeyString = (k: { orgId: string; metricKey: string; periodSt
 
 /**
  * Locks counters (creating empty ones first) until the caller's transaction ends, and returns
- * their values (with, for LATEST, when the reading they hold was taken: `CounterState`). Anyone else deciding against the same limits waits here, so two consumers can
- * never both take the last units.
+ * their values (with, for LATEST, when the reading they hold was taken and its event id:
+ * `CounterState`). Anyone else deciding against the same limits waits here, so two consumers can
+ * never both take the last units. Decisions take them through `lockForDecision` (decision-locks.ts).
  * Every statement that locks counters takes them in one order, so batches cannot deadlock: org,
  * then metric key in byte order (`collate "C"`, whatever the database's collation), then period
  * (COUNTER_LOCK_ORDER here and in `insertEventsAndCount`). The order is the database's, not a
@@ -286,13 +287,13 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
     // outer order), so rows are locked in that order. A plain join lets the planner hash the
     // whole table instead.
     db.execute(sql`
-      select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at
+      select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at, c.latest_event_id
       from (
         select * from jsonb_to_recordset(${wanted}::jsonb) as k(org_id uuid, metric_key text, period_start timestamptz)
         order by org_id, metric_key collate "C", period_start -- COUNTER_LOCK_ORDER
       ) k
       cross join lateral (
-        select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at from usage_counters c
+        select c.org_id, c.metric_key, c.period_start, c.value, c.latest_at, c.latest_event_id from usage_counters c
         where c.org_id = k.org_id and c.metric_key = k.metric_key and c.period_start = k.period_start
         for update
       ) c`),
@@ -303,11 +304,13 @@ export async function lockCounters(db: Db, keys: readonly CounterKey[]): Promise
     period_start: string | Date;
     value: string;
     latest_at: string | Date | null;
+    latest_event_id: string | null;
   }>(locked)) {
     const key = { orgId: r.org_id, metricKey: r.metric_key, periodStart: new Date(r.period_start) };
     values.set(counterKeyString(key), {
       value: BigInt(r.value),
       latestAt: r.latest_at === null ? null : new Date(r.latest_at),
+      latestEventId: r.latest_event_id,
     });
   }
   return values;

@@ -2,7 +2,7 @@ import { and, gte, inArray, sql } from 'drizzle-orm';
 import { type BillingPeriod, nextPeriod, periodContaining } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import type { OrgRow } from '../orgs/repository.ts';
-import { closedPeriods } from './invoice-items-tables.ts';
+import { closedPeriods } from './period-tables.ts';
 
 /**
  * Takes the period-close locks of these orgs until the transaction ends, in a fixed order:

@@ -3,10 +3,10 @@ import { type BillingPeriod, Dec, meterOrg, type OverageBudget, summarizeOverage
 import type { Db } from '../db/client.ts';
 import type { Loaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
-import { budgetAlerts } from './invoice-items-tables.ts';
+import { budgetAlerts } from './period-tables.ts';
 
 /**
- * The org's overage budget for `decideQuota`, or null when it has no cap. `overageCostSoFar` is
+ * The org's overage budget for `decideBatch`, or null when it has no cap. `overageCostSoFar` is
  * the period's overage total as invoiced (sum of rounded lines), priced live from the counters
  * read through `loaders` (inside a transaction: loaders made on that transaction).
  */
@@ -76,4 +76,30 @@ export async function budgetAlertOf(
     .from(budgetAlerts)
     .where(and(eq(budgetAlerts.orgId, params.orgId), eq(budgetAlerts.periodStart, params.periodStart)));
   return row;
+}
+
+/** The key of an org's budget in one period, as `BatchEvent.budget` names it. */
+export const budgetKey = (e: { orgId: string; periodStart: Date }) =>
+  `${e.orgId}|${e.periodStart.toISOString()}`;
+
+/**
+ * The overage budget of each org and period named (`budgetKey`), read through `loaders` (inside
+ * a transaction: made on it, after the budget locks); orgs without a cap cost no query.
+ */
+export async function budgetsOf(
+  loaders: Loaders,
+  wanted: readonly { org: OrgRow; period: BillingPeriod }[],
+  billingEnabled: boolean,
+): Promise<Map<string, OverageBudget>> {
+  const budgets = new Map<string, OverageBudget>();
+  const distinct = new Map(
+    wanted.map((w) => [budgetKey({ orgId: w.org.id, periodStart: w.period.start }), w]),
+  );
+  await Promise.all(
+    [...distinct].map(async ([key, { org, period }]) => {
+      const budget = await overageBudgetOf(loaders, org, period, billingEnabled);
+      if (budget) budgets.set(key, budget);
+    }),
+  );
+  return budgets;
 }
