@@ -94,4 +94,44 @@ describe.each(testDatabases())('LATEST metrics on %s', (kind) => {
     );
     expect(asked.data!.checkQuota).toMatchObject({ allowed: true, consumed: false, used: 5 });
   });
+
+  /**
+   * A reading of the instant the counter's reading was taken is the latest only with a larger
+   * event id (byte order, as the write and core/aggregation.ts break the tie): a smaller one is
+   * recorded without moving the value, so no limit can refuse it.
+   */
+  it('decides a reading tying the held instant by event id, over recordUsage and checkQuota', async () => {
+    const { metric, org } = await orgWithGauge();
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    const reading = (id: string, quantity: number) => ({
+      id,
+      orgId: org.id,
+      metric,
+      quantity,
+      timestamp: at.toISOString(),
+    });
+    expect((await record(server, [reading('m', 5)])).data!.recordUsage).toMatchObject({ accepted: 1 });
+    // 'l' < 'm': not the latest, so 50 (past the hard limit of 10) is kept and moves nothing.
+    expect((await record(server, [reading('l', 50)])).data!.recordUsage).toMatchObject({
+      accepted: 1,
+      rejected: [],
+    });
+    expect((await usedByMetric(server, org))[metric]).toBe(5);
+    // 'n' > 'm': the new value, refused past the hard limit.
+    const later = (await record(server, [reading('n', 50)])).data!.recordUsage;
+    expect(later.rejected.map((r) => r.code)).toEqual(['HARD_LIMIT']);
+    server.setNow(at);
+    try {
+      // A consume read at the same instant under a smaller key: the value stays 5.
+      const tied = (await consume(server, { orgId: org.id, metric, quantity: 50, idempotencyKey: 'k' })).data!
+        .checkQuota;
+      expect(tied).toMatchObject({ allowed: true, consumed: true, used: 5 });
+      const larger = (await consume(server, { orgId: org.id, metric, quantity: 50, idempotencyKey: 'z' }))
+        .data!.checkQuota;
+      expect(larger).toMatchObject({ allowed: false, reason: 'HARD_LIMIT', consumed: false, used: 5 });
+    } finally {
+      server.setNow(undefined);
+    }
+    expect((await usedByMetric(server, org))[metric]).toBe(5);
+  });
 });
