@@ -38,12 +38,6 @@ export function entitlementsByPlanIds(db: Db, planIds: readonly string[]): Promi
     .orderBy(asc(planEntitlements.metricKey));
 }
 
-/**
- * Kept here for usage/consume-catalog.ts only, which another change rewrites: once it imports
- * orgs/repository.ts this line goes, and with it the plans/ -> orgs/ edge.
- */
-export { orgsWithEntitlements } from '../orgs/repository.ts';
-
 /** Inserts a plan and its entitlements; returns undefined when the code is taken. */
 export async function insertPlan(
   db: Db,

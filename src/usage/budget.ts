@@ -1,8 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { type BillingPeriod, Dec, meterOrg, type OverageBudget, summarizeOverages } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import type { Loaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
+import type { Loaders } from './loaders.ts';
 import { budgetAlerts } from './period-tables.ts';
 
 /**

@@ -11,11 +11,11 @@ import {
 } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
-import { createLoaders } from '../loaders.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { overageBudgetOf } from './budget.ts';
 import type { ConsumeRequest } from './consume-catalog.ts';
 import type { ConsumptionQueue } from './consumption-queue.ts';
+import { createLoaders } from './loaders.ts';
 
 export type { QuotaDecisionView } from '../core/index.ts';
 

@@ -1,9 +1,9 @@
 import { type Entitlement, entitlementFor, type QuotaDecisionView } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { badInput, notFound } from '../errors.ts';
-import type { EntitlementOverrideRow, OrgRow } from '../orgs/repository.ts';
+import { type EntitlementOverrideRow, type OrgRow, orgsWithEntitlements } from '../orgs/repository.ts';
 import { knownMetrics } from '../plans/known-metrics.ts';
-import { type MetricRow, orgsWithEntitlements, type PlanEntitlementRow } from '../plans/repository.ts';
+import type { MetricRow, PlanEntitlementRow } from '../plans/repository.ts';
 import { fail, type Result } from '../result.ts';
 import { prepareEvent } from './ingest.ts';
 import type { PreparedUsageEvent } from './repository.ts';

@@ -1,9 +1,9 @@
 import { type BatchDecision, decideBatch, type Entitlement, type MetricAggregation } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
-import { createLoaders } from '../loaders.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { budgetKey, budgetsOf, raiseBudgetAlert } from './budget.ts';
 import { isBudgeted, lockForDecision } from './decision-locks.ts';
+import { createLoaders } from './loaders.ts';
 import { counterKeyString, orgEventKey, type PreparedUsageEvent, recordedEvents } from './repository.ts';
 
 /** An event to decide inside a transaction, in the period it will be counted in. */

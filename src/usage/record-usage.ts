@@ -13,13 +13,13 @@ import {
 import type { Db } from '../db/client.ts';
 import { isTransactionConflict } from '../db/connection-loss.ts';
 import { badInput } from '../errors.ts';
-import { createLoaders, type Loaders } from '../loaders.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { isBudgeted } from './decision-locks.ts';
 import { carryLateEventsForward } from './frozen-periods.ts';
 import { type AcceptedUsageEvent, prepareEvent } from './ingest.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
 import { decideLocked } from './locked-decision.ts';
 import {
   insertEventsAndCount,

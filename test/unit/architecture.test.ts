@@ -62,30 +62,9 @@ function srcGraph(): ModuleGraph {
   );
 }
 
-/**
- * Imports that a change under way removes (`file -> module`): the budget and frozen-period IO
- * moving from billing/ into usage/ (with it, usage/ importing usage/loaders.ts and orgs/repository.ts
- * directly, after which src/loaders.ts and the re-export in plans/repository.ts go).
- */
-const PENDING = [
-  'usage/check-quota.ts -> billing/',
-  'usage/consume.ts -> billing/',
-  'usage/record-usage.ts -> billing/',
-  'usage/check-quota.ts -> loaders.ts',
-  'usage/consume.ts -> loaders.ts',
-  'usage/record-usage.ts -> loaders.ts',
-  'plans/repository.ts -> orgs/',
-];
-
 describe('the modules of src/ (each folder, each root-level file)', () => {
-  // Turned on once the changes removing the PENDING imports are in: until then its one cycle runs
-  // through them only (usage/ <-> billing/, usage/ <-> loaders.ts, plans/ <-> orgs/).
-  it.skip('depend one way: no import cycle between them', () => {
+  it('depend one way: no import cycle between them', () => {
     expect(cyclesOf(srcGraph())).toEqual([]);
-  });
-
-  it('depend one way but for the imports other changes remove', () => {
-    expect(cyclesOf(withoutImports(srcGraph(), PENDING))).toEqual([]);
   });
 });
 
