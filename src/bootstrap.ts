@@ -100,7 +100,7 @@ export async function startMeterline(
     log: options.log,
   });
   const keys = createKeyServices({ db: database.db, log: options.log, redisUrl: config.redisUrl });
-  const consumptions = new ConsumptionQueue(database.db, options.log);
+  const consumptions = new ConsumptionQueue(database.db, events, options.log);
   const tracing = await loadTracing({
     otlpEndpoint: config.otlpEndpoint,
     serviceName: config.otelServiceName,

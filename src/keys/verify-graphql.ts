@@ -1,5 +1,4 @@
 import { builder } from '../builder.ts';
-import { usageChanged } from '../events/after-commit.ts';
 import { OrgRef } from '../orgs/graphql.ts';
 import { unwrap } from '../result.ts';
 import { QuotaDecisionRef } from '../usage/quota-graphql.ts';
@@ -82,8 +81,6 @@ builder.mutationFields((t) => ({
         const { metric, reason, allowed } = payload.quota;
         ctx.metrics.quotaDecided({ metric: metric.key, reason, allowed, consume: true });
       }
-      // Committed by verifyApiKey: live views and alert checks hear of it now.
-      if (payload.org && payload.quota?.consumed) await ctx.events.publish(usageChanged([payload.org.id]));
       return payload;
     },
   }),

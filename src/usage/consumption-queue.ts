@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { entitlementFor, type QuotaDecisionView } from '../core/index.ts';
 import type { Db } from '../db/client.ts';
 import { isTransactionConflict } from '../db/connection-loss.ts';
+import { usageChanged } from '../events/after-commit.ts';
+import type { EventPublisher } from '../events/domain-events.ts';
 import type { Result } from '../result.ts';
 import { decideConsumes } from './consume.ts';
 import {
@@ -42,6 +44,9 @@ const MAX_RACES = 5;
  * Exactness does not depend on the queue: counters are moved under their row locks, and the
  * refusable ones are decided holding them, so batches of other instances and recordUsage calls
  * are serialised against this one.
+ * The queue owns the batches' transactions, so it owns their effect: once a part of a batch has
+ * committed, and before its callers are answered, it publishes `usageChanged` for the orgs whose
+ * consumptions counted (one event per part, not one per request).
  */
 export class ConsumptionQueue {
   private waiting: Waiting[] = [];
@@ -50,12 +55,14 @@ export class ConsumptionQueue {
   private readonly catalog: CatalogCopy;
 
   private readonly db: Db;
+  private readonly events: EventPublisher;
   private readonly log: Logger | undefined;
   /** Batches in flight at once: while one waits on the database, the next is being decided. */
   private readonly maxLanes: number;
 
-  constructor(db: Db, log?: Logger, maxLanes = 2) {
+  constructor(db: Db, events: EventPublisher, log?: Logger, maxLanes = 2) {
     this.db = db;
+    this.events = events;
     this.log = log;
     this.maxLanes = maxLanes;
     this.catalog = new CatalogCopy(db);
@@ -141,15 +148,27 @@ export class ConsumptionQueue {
     run: () => Promise<Map<Admitted, ConsumeAnswer>>,
   ): Promise<void> {
     if (part.length === 0) return;
+    let results: Map<Admitted, ConsumeAnswer>;
     try {
-      const results = await run();
-      for (const a of part) batch[a.index]!.resolve(results.get(a)!);
+      results = await run();
     } catch (error) {
       await this.oneByOne(
         part.map((a) => batch[a.index]!),
         error,
       );
+      return;
     }
+    await this.announce(results);
+    for (const a of part) batch[a.index]!.resolve(results.get(a)!);
+  }
+
+  /** After a commit: the orgs whose consumptions counted have new usage (see the class comment). */
+  private async announce(results: ReadonlyMap<Admitted, ConsumeAnswer>): Promise<void> {
+    const orgIds = new Set<string>();
+    for (const [a, answer] of results) {
+      if (answer !== KEY_UNCONFIRMED && answer.ok && answer.value.consumed) orgIds.add(a.org.id);
+    }
+    if (orgIds.size > 0) await this.events.publish(usageChanged([...orgIds]));
   }
 
   /**
@@ -188,6 +207,7 @@ export class ConsumptionQueue {
       counted = { results: new Map(), stale: [...part] };
     }
     // Answered first: a failure deciding the stale ones must not undo what was counted.
+    await this.announce(counted.results);
     for (const [a, result] of counted.results) batch[a.index]!.resolve(result);
     this.catalog.forget(counted.stale.map((a) => a.org.id));
     // The locks decide without the key: an API key's call goes back to its caller to read it.

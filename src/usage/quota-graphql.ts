@@ -1,6 +1,5 @@
 import { builder } from '../builder.ts';
 import { notFound } from '../errors.ts';
-import { usageChanged } from '../events/after-commit.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import { MetricRef } from '../plans/graphql.ts';
 import { unwrap } from '../result.ts';
@@ -91,8 +90,6 @@ builder.mutationFields((t) => ({
         allowed: decision.allowed,
         consume: input.consume ?? false,
       });
-      // Committed by checkQuota: live views and alert checks hear of it now.
-      if (decision.consumed) await ctx.events.publish(usageChanged([orgId]));
       return decision;
     },
   }),

@@ -1,6 +1,5 @@
 import { builder } from '../builder.ts';
 import { REJECTION_CODES, type RejectionCode } from '../core/index.ts';
-import { usageChanged } from '../events/after-commit.ts';
 import { unwrap } from '../result.ts';
 import { recordUsage } from './record-usage.ts';
 import { assertUsageWriter } from './writers.ts';
@@ -65,7 +64,7 @@ builder.mutationFields((t) => ({
         orgId: e.orgId === null || e.orgId === undefined ? null : String(e.orgId),
       }));
       const outcome = unwrap(
-        await recordUsage(ctx.db, {
+        await recordUsage(ctx, {
           principal: ctx.principal,
           events,
           now: ctx.clock(),
@@ -73,8 +72,6 @@ builder.mutationFields((t) => ({
           billingEnabled: ctx.settings.enableOverageBilling,
         }),
       );
-      // After the commit: live subscribers (on every instance) re-read these orgs.
-      await ctx.events.publish(usageChanged(outcome.changedOrgIds));
       ctx.metrics.usageRecorded({ events, ...outcome });
       return { accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: outcome.rejected };
     },

@@ -13,6 +13,8 @@ import {
 import type { Db } from '../db/client.ts';
 import { isTransactionConflict } from '../db/connection-loss.ts';
 import { badInput } from '../errors.ts';
+import { usageChanged } from '../events/after-commit.ts';
+import type { EventPublisher } from '../events/domain-events.ts';
 import { orgIdFromInput } from '../orgs/org-id.ts';
 import type { OrgRow } from '../orgs/repository.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -56,9 +58,11 @@ const MAX_CONFLICT_TRIES = 3;
  * cap, are decided against the period's counters while they are locked (`decideLocked`), so
  * concurrent batches can never pass the limit or the cap together; an event that would pass it
  * is rejected whole (HARD_LIMIT, BUDGET_CAP).
+ * Once the transaction has committed, `usageChanged` is published for the orgs whose usage moved
+ * (live views on every instance and alert checks hear of it before the caller is answered).
  */
 export async function recordUsage(
-  db: Db,
+  deps: { db: Db; events: EventPublisher },
   params: {
     principal: Principal;
     events: readonly RecordUsageInput[];
@@ -69,6 +73,7 @@ export async function recordUsage(
   },
 ): Promise<Result<RecordUsageOutcome>> {
   const { principal, events, now } = params;
+  const { db } = deps;
   if (events.length > MAX_EVENTS_PER_CALL) {
     return fail(
       badInput(
@@ -218,13 +223,15 @@ export async function recordUsage(
     }
   }
   rejected.sort((a, b) => a.index - b.index);
+  const changedOrgIds = [...new Set(inserted.map((i) => i.orgId))];
+  if (changedOrgIds.length > 0) await deps.events.publish(usageChanged(changedOrgIds));
   return ok({
     accepted: inserted.length,
     // Ids the ledger already held: skipped by the insert, so counted nowhere twice.
     duplicates: duplicates + (attempted - inserted.length),
     rejected,
     acceptedMetricKeys: inserted.map((i) => i.metricKey),
-    changedOrgIds: [...new Set(inserted.map((i) => i.orgId))],
+    changedOrgIds,
   });
 }
 
