@@ -1,7 +1,7 @@
 import { compareEventIds } from './aggregation.ts';
 import type { MetricDefinition } from './catalog.ts';
 import type { Entitlement } from './entitlements.ts';
-import { decideQuota, type OverageBudget, type QuotaDecision } from './quota.ts';
+import { decideQuota, type OverageBudget, type QuotaDecision, standingDecision } from './quota.ts';
 
 /**
  * The quota decision for consuming `quantity` of a metric whose period value is `used`.
@@ -24,10 +24,15 @@ export function decideConsumption(
   const { reading, ...quota } = options;
   if (aggregation === 'LATEST' && isOutdatedReading(reading)) {
     // Like a replay: nothing moves, so no limit can be passed (even one lowered below `used`).
-    return { ...decideQuota({ entitlement, used, quantity: 0n }), allowed: true };
+    return standingDecision(entitlement, used);
+  }
+  if (aggregation === 'MAX' && quantity <= used) {
+    // The period's maximum stays: the reading fits under any limit the maximum fits under, and
+    // moves nothing, so it is never refused (even by a hard limit lowered below the maximum).
+    return standingDecision(entitlement, used);
   }
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
-    const after = aggregation === 'MAX' && used > quantity ? used : quantity;
+    const after = quantity;
     if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...quota });
     // A LATEST reading below the current value lowers usage and cost: only the hard limit applies.
     const d = decideQuota({ entitlement, used: after, quantity: 0n });

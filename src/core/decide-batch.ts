@@ -2,7 +2,7 @@ import type { MetricAggregation } from './aggregation.ts';
 import type { RecordedEvent } from './catalog.ts';
 import { type CounterState, decideOnCounter } from './consumption.ts';
 import type { Entitlement } from './entitlements.ts';
-import { decideQuota, type OverageBudget, overageTotalAfter, type QuotaDecision } from './quota.ts';
+import { type OverageBudget, overageTotalAfter, type QuotaDecision, standingDecision } from './quota.ts';
 import { MAX_SAFE_BIGINT } from './safe-integer.ts';
 
 /** One event of a batch, with what it is decided under. Keys are opaque: callers name things. */
@@ -81,8 +81,8 @@ export function decideBatch(input: {
     const holder = e.recorded ?? counted.get(e.id) ?? null;
     if (holder) {
       // An addition of zero, whatever the metric: the answer of the usage as it stands.
-      const d = decideQuota({ entitlement: e.entitlement, used: usedBefore, quantity: 0n });
-      return { ...d, allowed: true, outcome: 'REPLAY', usedBefore, holder };
+      const d = standingDecision(e.entitlement, usedBefore);
+      return { ...d, outcome: 'REPLAY', usedBefore, holder };
     }
     const budget = e.budget === null ? null : (budgets.get(e.budget) ?? null);
     const d = decideOnCounter(

@@ -74,6 +74,20 @@ export function decideQuota(input: {
 }
 
 /**
+ * The answer for a consumption that moves nothing (a replay, an outdated LATEST reading, a MAX
+ * reading below the period's maximum): allowed, since nothing can pass a limit by staying where
+ * it is, even a hard limit lowered below `used`. The reason says where usage stands (OVERAGE past
+ * the threshold, else WITHIN_INCLUDED; UNLIMITED), never HARD_LIMIT or BUDGET_CAP, which only
+ * name refusals; `limit` and `remaining` are as `decideQuota` answers them.
+ */
+export function standingDecision(entitlement: Entitlement, used: bigint): QuotaDecision {
+  const d = decideQuota({ entitlement: { ...entitlement, hardLimit: null }, used, quantity: 0n });
+  if (d.limit === null || entitlement.hardLimit === null) return d;
+  const limit = entitlement.hardLimit;
+  return { ...d, limit, remaining: limit > used ? limit - used : 0n };
+}
+
+/**
  * Whether `decideQuota` can ever refuse a consumption under this entitlement: only a hard limit
  * (a wall) or an overage budget can, and neither applies to an unlimited metric. A consumption
  * that cannot be refused needs no read of the usage before it is counted: its decision follows

@@ -52,7 +52,11 @@ describe('decideBatch: hard limits', () => {
     ['COUNT', 1n, 1, ['REFUSED', 'HARD_LIMIT', 12n, 12n]],
     ['LATEST', 11n, 6, ['REFUSED', 'HARD_LIMIT', 12n, 12n]],
     ['LATEST', 3n, 6, ['COUNTED', 'WITHIN_INCLUDED', 12n, 3n]], // a reading that lowers usage fits
-    ['LATEST', 50n, 1, ['COUNTED', 'HARD_LIMIT', 12n, 12n]], // older than the held one: moves nothing
+    // Older than the held one: moves nothing, so allowed; the reason says where usage stands.
+    ['LATEST', 50n, 1, ['COUNTED', 'OVERAGE', 12n, 12n]],
+    ['MAX', 3n, 6, ['COUNTED', 'OVERAGE', 12n, 12n]], // below the maximum: moves nothing
+    ['MAX', 12n, 6, ['COUNTED', 'OVERAGE', 12n, 12n]], // equal to it: moves nothing either
+    ['MAX', 13n, 6, ['REFUSED', 'HARD_LIMIT', 12n, 12n]], // raises it: the reading must fit
   ] as const)('a hard limit lowered below usage: %s %d at :%d', (aggregation, quantity, minute, expected) => {
     const entitlement = { included: 10n, softLimit: null, hardLimit: 10n, overagePrice: null };
     const out = decide([ev({ aggregation, entitlement, quantity, at: at(minute) })], {
