@@ -25,7 +25,10 @@ export const orgs = pgTable(
     planId: uuid('plan_id')
       .notNull()
       .references(() => plans.id),
-    /** Day of the month (1..28) on which each billing period starts, at local midnight. */
+    /**
+     * Day of the month (1..31) on which each billing period starts, at local midnight; a month
+     * without that day starts its period on its last day.
+     */
     billingAnchorDay: smallint('billing_anchor_day').notNull().default(1),
     /** IANA time zone of the billing periods. */
     billingTimezone: text('billing_timezone').notNull().default('UTC'),
@@ -38,7 +41,7 @@ export const orgs = pgTable(
     catalogVersion: catalogVersion(),
   },
   (t) => [
-    check('orgs_anchor_day_range', sql`${t.billingAnchorDay} between 1 and 28`),
+    check('orgs_anchor_day_range', sql`${t.billingAnchorDay} between 1 and 31`),
     index('orgs_plan_id_idx').on(t.planId),
     index('orgs_created_at_id_idx').on(t.createdAt, t.id),
   ],
