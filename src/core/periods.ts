@@ -1,8 +1,11 @@
 /**
  * Monthly billing periods, half-open [start, end): a period starts at the first instant of the org's
- * anchor day (1..28, so every month has it) in the org's IANA time zone and ends where the next starts.
- * The first instant of a day is local midnight, or the DST change when midnight is skipped (see
- * `startOfLocalDay`). An event belongs to the period containing its `occurredAt`.
+ * anchor day (1..31) in the org's IANA time zone and ends where the next starts. A month shorter than
+ * the anchor day starts its period on its last day instead: with anchor 31, Jan 31 -> Feb 28 (29 in a
+ * leap year) -> Mar 31 -> Apr 30. Each month is clamped on its own, so the anchor never drifts to an
+ * earlier day after a short month. The first instant of a day is local midnight, or the DST change
+ * when midnight is skipped (see `startOfLocalDay`). An event belongs to the period containing its
+ * `occurredAt`.
  */
 import { BillingRuleError } from './billing-rule-error.ts';
 import { assertTimeZone, type LocalDate, localDateOf, startOfLocalDay } from './time-zone.ts';
@@ -10,14 +13,17 @@ import { assertTimeZone, type LocalDate, localDateOf, startOfLocalDay } from './
 export type BillingPeriod = { start: Date; end: Date };
 export type BillingAnchor = { anchorDay: number; timeZone: string };
 
+/** 29..31 are allowed: a shorter month starts its period on its last day. */
+export const MAX_ANCHOR_DAY = 31;
+
 export const DEFAULT_ANCHOR: BillingAnchor = { anchorDay: 1, timeZone: 'UTC' };
 
 /** Throws INVALID_ANCHOR / INVALID_TIME_ZONE; returns the anchor for chaining. */
 export function validateAnchor(anchorDay: number, timeZone: string): BillingAnchor {
-  if (!Number.isInteger(anchorDay) || anchorDay < 1 || anchorDay > 28) {
+  if (!Number.isInteger(anchorDay) || anchorDay < 1 || anchorDay > MAX_ANCHOR_DAY) {
     throw new BillingRuleError(
       'INVALID_ANCHOR',
-      `billing anchor day must be a whole number from 1 to 28 (every month has it), got ${String(anchorDay)}`,
+      `billing anchor day must be a whole number from 1 to ${MAX_ANCHOR_DAY} (a month without that day uses its last day), got ${String(anchorDay)}`,
     );
   }
   assertTimeZone(timeZone);
@@ -30,7 +36,8 @@ export function periodContaining(instant: Date, anchor: BillingAnchor): BillingP
   const at = millis(instant);
   const local = localDateOf(at, anchor.timeZone);
   // Months counted from year 0 pick the anchor month; the local date decides which one.
-  let month = local.year * 12 + (local.month - 1) - (local.day < anchor.anchorDay ? 1 : 0);
+  const thisMonth = local.year * 12 + (local.month - 1);
+  let month = thisMonth - (local.day < anchorDayOf(thisMonth, anchor.anchorDay) ? 1 : 0);
   // The local date settles it except around a skipped or repeated day; then step until it holds.
   while (startOfMonth(month, anchor) > at) month -= 1;
   while (startOfMonth(month + 1, anchor) <= at) month += 1;
@@ -74,9 +81,24 @@ function startOfMonth(monthIndex: number, anchor: BillingAnchor): number {
   const date: LocalDate = {
     year: Math.floor(monthIndex / 12),
     month: (((monthIndex % 12) + 12) % 12) + 1,
-    day: anchor.anchorDay,
+    day: anchorDayOf(monthIndex, anchor.anchorDay),
   };
   return startOfLocalDay(date, anchor.timeZone);
+}
+
+/** The day a month's period starts: the anchor day, or the month's last day when it is shorter. */
+function anchorDayOf(monthIndex: number, anchorDay: number): number {
+  return Math.min(anchorDay, daysInMonth(monthIndex));
+}
+
+/** 28..31 days in the month `monthIndex` (= year * 12 + month0), proleptic Gregorian. */
+function daysInMonth(monthIndex: number): number {
+  const year = Math.floor(monthIndex / 12);
+  const month0 = ((monthIndex % 12) + 12) % 12;
+  // Day 0 of the next month is this month's last day.
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month0 + 1, 0);
+  return lastDay.getUTCDate();
 }
 
 function millis(instant: Date): number {

@@ -113,7 +113,10 @@ const CreateOrgInput = builder.inputType('CreateOrgInput', {
     name: t.string({ required: true }),
     slug: t.string({ required: true }),
     planCode: t.string({ required: true }),
-    billingAnchorDay: t.int({ description: 'Day of the month (1-28) each period starts; default 1.' }),
+    billingAnchorDay: t.int({
+      description:
+        'Day of the month (1-31) each period starts; a month without that day starts on its last day (31: Jan 31, Feb 28 or 29, Mar 31, Apr 30). Default 1.',
+    }),
     billingTimezone: t.string({ description: 'IANA time zone of the billing periods; default UTC.' }),
     ownerUserId: t.string({ description: 'Makes this user the OWNER of the new org.' }),
   }),

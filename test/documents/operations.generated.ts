@@ -5,7 +5,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type CreateOrgInput = {
-  /** Day of the month (1-28) each period starts; default 1. */
+  /** Day of the month (1-31) each period starts; a month without that day starts on its last day (31: Jan 31, Feb 28 or 29, Mar 31, Apr 30). Default 1. */
   billingAnchorDay?: number | null | undefined;
   /** IANA time zone of the billing periods; default UTC. */
   billingTimezone?: string | null | undefined;

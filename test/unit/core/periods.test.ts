@@ -139,7 +139,8 @@ describe('localDay', () => {
 describe('validateAnchor', () => {
   it.each([
     [0, 'UTC', 'INVALID_ANCHOR'],
-    [29, 'UTC', 'INVALID_ANCHOR'],
+    [32, 'UTC', 'INVALID_ANCHOR'],
+    [-1, 'UTC', 'INVALID_ANCHOR'],
     [1.5, 'UTC', 'INVALID_ANCHOR'],
     [Number.NaN, 'UTC', 'INVALID_ANCHOR'],
     [1, 'Mars/Olympus_Mons', 'INVALID_TIME_ZONE'],
@@ -151,8 +152,13 @@ describe('validateAnchor', () => {
     );
   });
 
-  it('accepts 1..28 in known zones', () => {
+  it('accepts 1..31 in known zones', () => {
     expect(validateAnchor(28, 'Asia/Kathmandu')).toEqual({ anchorDay: 28, timeZone: 'Asia/Kathmandu' });
+    expect(validateAnchor(31, 'Pacific/Apia')).toEqual({ anchorDay: 31, timeZone: 'Pacific/Apia' });
+  });
+
+  it('says which days are allowed', () => {
+    expect(() => validateAnchor(32, 'UTC')).toThrow(/from 1 to 31/);
   });
 
   it('rejects an invalid date', () => {

@@ -45,10 +45,14 @@ export function wallParts(wall: number) {
   };
 }
 
-/** Local midnight of `day` in the month of `wall`, as a wall-clock value. */
-export function anchorMidnightOfMonth(wall: number, day: number): number {
+/**
+ * Local midnight of the anchor day in the month of `wall`, as a wall-clock value; a month without
+ * that day uses its last day (anchor 31 in February: the 28th or 29th).
+ */
+export function anchorMidnightOfMonth(wall: number, anchorDay: number): number {
   const d = new Date(wall);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), day);
+  const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), Math.min(anchorDay, lastDay));
 }
 
 export const ZONES = [
