@@ -60,7 +60,7 @@ const scenario = fc.record({
   replays: fc.array(fc.tuple(fc.nat(), draft, fc.boolean()), { maxLength: 8 }),
   cuts: fc.array(fc.nat(), { maxLength: 5 }),
   timeZone: fc.constantFrom('UTC', 'America/New_York', 'Asia/Kolkata'),
-  anchorDay: fc.constantFrom(1, 15, 28),
+  anchorDay: fc.constantFrom(1, 15, 28, 31),
 });
 
 describe.each(kinds)('the ingest statement aggregates as the rule does, on %s', (kind) => {
