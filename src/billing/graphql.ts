@@ -26,7 +26,7 @@ const OverageLineRef = builder.objectRef<OverageLineView>('OverageLine').impleme
     unitPrice: t.field({
       type: 'Decimal',
       nullable: true,
-      description: 'The PER_UNIT price; null for GRADUATED, PACKAGE and unpriced overage.',
+      description: 'The PER_UNIT price; null for GRADUATED, VOLUME, PACKAGE and unpriced overage.',
       resolve: (l) => l.unitPrice,
     }),
     cost: t.field({

@@ -25,7 +25,7 @@ export const overages = pgTable(
     /** softLimit ?? included at calculation time. */
     threshold: quantity('threshold').notNull(),
     units: quantity('units').notNull(),
-    /** The PER_UNIT price; null for GRADUATED and PACKAGE prices. */
+    /** The PER_UNIT price; null for GRADUATED, VOLUME and PACKAGE prices. */
     unitPrice: decimalAmount('unit_price'),
     amount: decimalAmount('amount').notNull(),
     amountMinor: quantity('amount_minor').notNull(),

@@ -12,8 +12,11 @@ import type { EntitlementOverride } from './entitlements.ts';
  */
 export type MetricDefinition = { key: string; name: string; unit: string; aggregation: MetricAggregation };
 
-/** A plan's price tier as stored: decimal strings, `upTo` null for the open last tier. */
-export type PriceTierTerms = { upTo: string | null; unitPrice: string };
+/**
+ * A plan's price tier as stored: decimal strings, `upTo` null for the open last tier, `flatAmount`
+ * the fee charged once when the tier is reached (absent or null: none).
+ */
+export type PriceTierTerms = { upTo: string | null; unitPrice: string; flatAmount?: string | null };
 
 /** What a plan grants of one metric, as stored: quantities as bigints, prices as decimal strings. */
 export type PlanEntitlementTerms = {
@@ -22,7 +25,7 @@ export type PlanEntitlementTerms = {
   included: bigint | null;
   softLimit: bigint | null;
   hardLimit: bigint | null;
-  overageModel: 'PER_UNIT' | 'GRADUATED' | 'PACKAGE' | null;
+  overageModel: 'PER_UNIT' | 'GRADUATED' | 'VOLUME' | 'PACKAGE' | null;
   unitPrice: string | null;
   packageSize: bigint | null;
   packagePrice: string | null;

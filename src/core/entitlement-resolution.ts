@@ -1,6 +1,7 @@
-import type { EntitlementOverrideTerms, PlanEntitlementTerms } from './catalog.ts';
+import type { EntitlementOverrideTerms, PlanEntitlementTerms, PriceTierTerms } from './catalog.ts';
 import { Dec } from './money.ts';
 import { type Entitlement, effectiveEntitlement } from './overage.ts';
+import type { PriceTier } from './price-tiers.ts';
 import type { OveragePrice } from './pricing.ts';
 
 /** The overage price stored on a plan entitlement row, as the billing core's value. */
@@ -17,14 +18,17 @@ export function overagePriceOf(row: PlanEntitlementTerms): OveragePrice | null {
         packagePrice: new Dec(row.packagePrice ?? '0'),
       };
     case 'GRADUATED':
-      return {
-        model: 'GRADUATED',
-        tiers: (row.tiers ?? []).map((t) => ({
-          upTo: t.upTo === null ? null : BigInt(t.upTo),
-          unitPrice: new Dec(t.unitPrice),
-        })),
-      };
+    case 'VOLUME':
+      return { model: row.overageModel, tiers: (row.tiers ?? []).map(priceTierOf) };
   }
+}
+
+/** A stored tier as the core's value; a tier stored without a fee has none (not a fee of 0). */
+function priceTierOf(t: PriceTierTerms): PriceTier {
+  const tier = { upTo: t.upTo === null ? null : BigInt(t.upTo), unitPrice: new Dec(t.unitPrice) };
+  return t.flatAmount === undefined || t.flatAmount === null
+    ? tier
+    : { ...tier, flatAmount: new Dec(t.flatAmount) };
 }
 
 /** A plan's entitlement row as the billing core's value. */

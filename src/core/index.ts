@@ -23,6 +23,7 @@ export * from './meters.ts';
 export * from './money.ts';
 export * from './overage.ts';
 export * from './periods.ts';
+export * from './price-tiers.ts';
 export * from './pricing.ts';
 export * from './quota.ts';
 export * from './quota-view.ts';

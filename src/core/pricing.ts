@@ -4,14 +4,20 @@
  * per invoice line, in money.ts.
  */
 import { BillingRuleError } from './billing-rule-error.ts';
-import { type Amount, Dec, decOf, parseAmount, ZERO } from './money.ts';
-
-/** A graduated tier: prices the overage units numbered (previous upTo, upTo]; `upTo` null = no end. */
-export type PriceTier = { upTo: bigint | null; unitPrice: Amount };
+import { type Amount, decOf, parseAmount } from './money.ts';
+import {
+  invalidPrice,
+  nonNegativeAmount as nonNegative,
+  type PriceTier,
+  priceGraduated,
+  priceVolume,
+  validateTiers,
+} from './price-tiers.ts';
 
 export type OveragePrice =
   | { model: 'PER_UNIT'; unitPrice: Amount }
   | { model: 'GRADUATED'; tiers: PriceTier[] }
+  | { model: 'VOLUME'; tiers: PriceTier[] }
   | { model: 'PACKAGE'; packageSize: bigint; packagePrice: Amount };
 
 export type PricingModel = OveragePrice['model'];
@@ -25,24 +31,14 @@ export function priceOverageUnits(units: bigint, price: OveragePrice): Amount {
       return decOf(units).times(valid.unitPrice);
     case 'GRADUATED':
       return priceGraduated(units, valid.tiers);
+    case 'VOLUME':
+      return priceVolume(units, valid.tiers);
     case 'PACKAGE': {
       // A started package is a whole package: ceil(units / packageSize), in exact integer math.
       const packages = (units + valid.packageSize - 1n) / valid.packageSize;
       return decOf(packages).times(valid.packagePrice);
     }
   }
-}
-
-function priceGraduated(units: bigint, tiers: PriceTier[]): Amount {
-  let cost = ZERO;
-  let priced = 0n; // overage units already priced by earlier tiers
-  for (const tier of tiers) {
-    if (priced >= units) break;
-    const tierEnd = tier.upTo === null || tier.upTo > units ? units : tier.upTo;
-    cost = cost.plus(decOf(tierEnd - priced).times(tier.unitPrice));
-    priced = tierEnd;
-  }
-  return cost;
 }
 
 /** The PER_UNIT unit price (shown on an overage line); null for the other models. */
@@ -60,7 +56,7 @@ export function validateOveragePrice(price: OveragePrice): OveragePrice {
       return { model: 'PER_UNIT', unitPrice: nonNegative(price.unitPrice, 'unitPrice') };
     case 'PACKAGE': {
       if (typeof price.packageSize !== 'bigint' || price.packageSize < 1n) {
-        throw invalid(
+        throw invalidPrice(
           `packageSize must be a whole number of units of at least 1, got ${String(price.packageSize)}`,
         );
       }
@@ -71,38 +67,13 @@ export function validateOveragePrice(price: OveragePrice): OveragePrice {
       };
     }
     case 'GRADUATED':
-      return { model: 'GRADUATED', tiers: validateTiers(price.tiers) };
+    case 'VOLUME':
+      return { model: price.model, tiers: validateTiers(price.tiers, price.model) };
     default:
-      throw invalid(
-        `unknown pricing model ${JSON.stringify((price as { model?: unknown } | null)?.model)}; use PER_UNIT, GRADUATED or PACKAGE`,
+      throw invalidPrice(
+        `unknown pricing model ${JSON.stringify((price as { model?: unknown } | null)?.model)}; use PER_UNIT, GRADUATED, VOLUME or PACKAGE`,
       );
   }
-}
-
-function validateTiers(tiers: PriceTier[]): PriceTier[] {
-  if (!Array.isArray(tiers) || tiers.length === 0) {
-    throw invalid('a GRADUATED price needs at least one tier; the last tier has upTo null (no end)');
-  }
-  let previous = 0n;
-  return tiers.map((tier, i) => {
-    const unitPrice = nonNegative(tier.unitPrice, `tiers[${i}].unitPrice`);
-    const last = i === tiers.length - 1;
-    if (tier.upTo === null) {
-      if (!last)
-        throw invalid(
-          `tiers[${i}] has no end (upTo null) but is not the last tier; only the last may be open`,
-        );
-      return { upTo: null, unitPrice };
-    }
-    if (last) throw invalid(`the last tier must have upTo null (no end), so every overage unit has a price`);
-    if (typeof tier.upTo !== 'bigint' || tier.upTo <= previous) {
-      throw invalid(
-        `tiers[${i}].upTo must be a whole number greater than ${previous} (tiers end at increasing unit counts), got ${String(tier.upTo)}`,
-      );
-    }
-    previous = tier.upTo;
-    return { upTo: tier.upTo, unitPrice };
-  });
 }
 
 /** Raw price input as it arrives from GraphQL (`OveragePriceInput`) or a database row. */
@@ -111,7 +82,9 @@ export type OveragePriceInput = {
   unitPrice?: string | Amount | null;
   packageSize?: bigint | number | null;
   packagePrice?: string | Amount | null;
-  tiers?: { upTo?: bigint | number | null; unitPrice: string | Amount }[] | null;
+  tiers?:
+    | { upTo?: bigint | number | null; unitPrice: string | Amount; flatAmount?: string | Amount | null }[]
+    | null;
 };
 
 /** Builds and validates an `OveragePrice` from raw input; fields of other models must be absent. */
@@ -122,15 +95,20 @@ export function parseOveragePrice(input: OveragePriceInput): OveragePrice {
   const expected: Record<PricingModel, readonly string[]> = {
     PER_UNIT: ['unitPrice'],
     GRADUATED: ['tiers'],
+    VOLUME: ['tiers'],
     PACKAGE: ['packageSize', 'packagePrice'],
   };
   const fields = expected[input.model as PricingModel];
   if (!fields) return validateOveragePrice(input as unknown as OveragePrice); // throws: unknown model
   const extra = present.filter((field) => !fields.includes(field));
   const missing = fields.filter((field) => !(present as string[]).includes(field));
-  if (extra.length > 0)
-    throw invalid(`${extra.join(', ')} do not apply to a ${input.model} price; remove them`);
-  if (missing.length > 0) throw invalid(`a ${input.model} price needs ${missing.join(' and ')}`);
+  if (extra.length > 0) {
+    const fees = extra.includes('tiers') && input.tiers?.some((t) => t.flatAmount != null);
+    throw invalidPrice(
+      `${extra.join(', ')} do not apply to a ${input.model} price; remove them${fees ? ' (a tier flatAmount applies to GRADUATED and VOLUME prices only)' : ''}`,
+    );
+  }
+  if (missing.length > 0) throw invalidPrice(`a ${input.model} price needs ${missing.join(' and ')}`);
   switch (input.model as PricingModel) {
     case 'PER_UNIT':
       return validateOveragePrice({ model: 'PER_UNIT', unitPrice: amountOf(input.unitPrice) });
@@ -141,11 +119,14 @@ export function parseOveragePrice(input: OveragePriceInput): OveragePrice {
         packagePrice: amountOf(input.packagePrice),
       });
     case 'GRADUATED':
+    case 'VOLUME':
       return validateOveragePrice({
-        model: 'GRADUATED',
+        model: input.model as 'GRADUATED' | 'VOLUME',
         tiers: (input.tiers ?? []).map((tier, i) => ({
           upTo: tier.upTo === undefined || tier.upTo === null ? null : countOf(tier.upTo, `tiers[${i}].upTo`),
           unitPrice: amountOf(tier.unitPrice),
+          flatAmount:
+            tier.flatAmount === undefined || tier.flatAmount === null ? null : amountOf(tier.flatAmount),
         })),
       });
   }
@@ -158,17 +139,7 @@ function amountOf(value: string | Amount | null | undefined): Amount {
 function countOf(value: bigint | number | null | undefined, field: string): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-  throw invalid(`${field} must be a whole number, got ${String(value)}`);
-}
-
-function nonNegative(amount: Amount, field: string): Amount {
-  if (!Dec.isDecimal(amount) || !amount.isFinite()) {
-    throw invalid(`${field} must be an exact decimal amount such as "0.001"`);
-  }
-  if (amount.isNegative() && !amount.isZero()) {
-    throw invalid(`${field} must not be negative, got ${amount.toFixed()}`);
-  }
-  return amount.isZero() ? ZERO : new Dec(amount);
+  throw invalidPrice(`${field} must be a whole number, got ${String(value)}`);
 }
 
 function assertUnits(units: bigint): void {
@@ -178,8 +149,4 @@ function assertUnits(units: bigint): void {
       `overage units must be a whole number of at least 0, got ${String(units)}`,
     );
   }
-}
-
-function invalid(message: string): BillingRuleError {
-  return new BillingRuleError('INVALID_PRICE', message);
 }

@@ -8,6 +8,7 @@ import {
   isStorableText,
   MAX_SAFE_BIGINT,
   type OveragePriceInput,
+  type PriceTier,
   parseOveragePrice,
   toMinorUnits,
   validateEntitlement,
@@ -16,6 +17,7 @@ import type { Db } from '../db/client.ts';
 import { badInput, conflict } from '../errors.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { insertPlan, listMetrics, type NewPlanEntitlement, type PlanRow } from './repository.ts';
+import type { StoredPriceTier } from './tables.ts';
 
 export type EntitlementInput = {
   metric: string;
@@ -66,14 +68,14 @@ export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewP
     unitPrice: price?.model === 'PER_UNIT' ? formatAmount(price.unitPrice) : null,
     packageSize: price?.model === 'PACKAGE' ? price.packageSize : null,
     packagePrice: price?.model === 'PACKAGE' ? formatAmount(price.packagePrice) : null,
-    tiers:
-      price?.model === 'GRADUATED'
-        ? price.tiers.map((t) => ({
-            upTo: t.upTo === null ? null : t.upTo.toString(),
-            unitPrice: formatAmount(t.unitPrice),
-          }))
-        : null,
+    tiers: price?.model === 'GRADUATED' || price?.model === 'VOLUME' ? price.tiers.map(storedTierOf) : null,
   });
+}
+
+/** A tier as stored: decimal strings; a tier without a fee is stored without `flatAmount`. */
+function storedTierOf(t: PriceTier): StoredPriceTier {
+  const tier = { upTo: t.upTo === null ? null : t.upTo.toString(), unitPrice: formatAmount(t.unitPrice) };
+  return t.flatAmount ? { ...tier, flatAmount: formatAmount(t.flatAmount) } : tier;
 }
 
 /** A plan's name as stored: trimmed, 1 to 200 characters PostgreSQL can hold. */

@@ -1,6 +1,6 @@
 import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
-import { Dec, overagePriceOf } from '../core/index.ts';
+import { Dec, overagePriceOf, type PriceTier } from '../core/index.ts';
 import { unauthenticated } from '../errors.ts';
 import { MoneyRef } from '../money-graphql.ts';
 import { unwrap } from '../result.ts';
@@ -12,7 +12,7 @@ export const MetricAggregationEnum = builder.enumType('MetricAggregation', {
 });
 
 export const PricingModelEnum = builder.enumType('PricingModel', {
-  values: ['PER_UNIT', 'GRADUATED', 'PACKAGE'] as const,
+  values: ['PER_UNIT', 'GRADUATED', 'PACKAGE', 'VOLUME'] as const,
 });
 
 export const MetricRef = builder.objectRef<MetricRow>('Metric').implement({
@@ -31,14 +31,18 @@ export async function metricByKey(ctx: { loaders: { metrics(): Promise<MetricRow
   return metric;
 }
 
-const PriceTierRef = builder
-  .objectRef<{ upTo: bigint | null; unitPrice: InstanceType<typeof Dec> }>('PriceTier')
-  .implement({
-    fields: (t) => ({
-      upTo: t.field({ type: 'SafeInt', nullable: true, resolve: (tier) => tier.upTo }),
-      unitPrice: t.field({ type: 'Decimal', resolve: (tier) => tier.unitPrice }),
+const PriceTierRef = builder.objectRef<PriceTier>('PriceTier').implement({
+  fields: (t) => ({
+    upTo: t.field({ type: 'SafeInt', nullable: true, resolve: (tier) => tier.upTo }),
+    unitPrice: t.field({ type: 'Decimal', resolve: (tier) => tier.unitPrice }),
+    flatAmount: t.field({
+      type: 'Decimal',
+      nullable: true,
+      description: 'A fee charged once when the tier is reached (one overage unit in it); null: none.',
+      resolve: (tier) => tier.flatAmount ?? null,
     }),
-  });
+  }),
+});
 
 export const OveragePriceRef = builder.objectRef<PlanEntitlementRow>('OveragePrice').implement({
   description: 'How usage past the threshold (softLimit ?? included) is priced.',
@@ -60,7 +64,7 @@ export const OveragePriceRef = builder.objectRef<PlanEntitlementRow>('OveragePri
       nullable: true,
       resolve: (e) => {
         const price = overagePriceOf(e);
-        return price?.model === 'GRADUATED' ? price.tiers : null;
+        return price?.model === 'GRADUATED' || price?.model === 'VOLUME' ? price.tiers : null;
       },
     }),
   }),
@@ -130,6 +134,10 @@ const PriceTierInput = builder.inputType('PriceTierInput', {
   fields: (t) => ({
     upTo: t.field({ type: 'SafeInt', description: 'Last overage unit of this tier; null: no end.' }),
     unitPrice: t.field({ type: 'Decimal', required: true }),
+    flatAmount: t.field({
+      type: 'Decimal',
+      description: 'A fee charged once when the tier is reached (GRADUATED and VOLUME); null: none.',
+    }),
   }),
 });
 

@@ -3,7 +3,7 @@ import { boolean, check, integer, jsonb, pgEnum, pgTable, primaryKey, text, uuid
 import { catalogVersion, decimalAmount, instant, quantity } from '../db/columns.ts';
 
 export const metricAggregation = pgEnum('metric_aggregation', ['SUM', 'COUNT', 'MAX', 'LATEST']);
-export const pricingModel = pgEnum('pricing_model', ['PER_UNIT', 'GRADUATED', 'PACKAGE']);
+export const pricingModel = pgEnum('pricing_model', ['PER_UNIT', 'GRADUATED', 'PACKAGE', 'VOLUME']);
 
 /** The metered things (api_calls, tokens, ...). The key is what clients send in usage events. */
 export const metrics = pgTable('metrics', {
@@ -32,8 +32,11 @@ export const plans = pgTable(
   (t) => [check('plans_base_price_non_negative', sql`${t.basePrice} >= 0`)],
 );
 
-/** A price tier as stored in `plan_entitlements.tiers`: decimal strings, `upTo` null for the open last tier. */
-export type StoredPriceTier = { upTo: string | null; unitPrice: string };
+/**
+ * A price tier as stored in `plan_entitlements.tiers` (GRADUATED and VOLUME): decimal strings,
+ * `upTo` null for the open last tier, `flatAmount` the fee once the tier is reached (absent: none).
+ */
+export type StoredPriceTier = { upTo: string | null; unitPrice: string; flatAmount?: string };
 
 export const planEntitlements = pgTable(
   'plan_entitlements',

@@ -1,6 +1,6 @@
 /** fast-check generators for exact amounts and prices. */
 import fc from 'fast-check';
-import { type Amount, Dec, type OveragePrice } from '../../../src/core/index.ts';
+import { type Amount, Dec, type OveragePrice, type PriceTier } from '../../../src/core/index.ts';
 
 /** mantissa / 10^scale, built exactly (never through a float). */
 const scaled = (mantissa: fc.Arbitrary<bigint>) =>
@@ -34,4 +34,39 @@ export const graduatedArb: fc.Arbitrary<OveragePrice> = fc
     return { model: 'GRADUATED', tiers };
   });
 
-export const overagePriceArb = fc.oneof(perUnitArb, packageArb, graduatedArb);
+/** Tiers (upTo increasing, the last open), each with a fee or none (undefined, null or an amount). */
+export const tiersWithFeesArb: fc.Arbitrary<PriceTier[]> = fc
+  .tuple(
+    fc.uniqueArray(fc.bigInt({ min: 1n, max: 100_000n }), { maxLength: 5 }),
+    fc.array(priceAmountArb, { minLength: 6, maxLength: 6 }),
+    fc.array(fc.option(priceAmountArb, { nil: undefined }), { minLength: 6, maxLength: 6 }),
+  )
+  .map(([ends, prices, fees]) => {
+    const sorted = [...ends].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...sorted, null].map((upTo, i) => {
+      const fee = fees[i];
+      const tier = { upTo, unitPrice: prices[i] ?? new Dec(0) };
+      return fee === undefined ? tier : { ...tier, flatAmount: fee };
+    });
+  });
+
+export const graduatedWithFeesArb: fc.Arbitrary<OveragePrice> = tiersWithFeesArb.map((tiers) => ({
+  model: 'GRADUATED',
+  tiers,
+}));
+
+export const volumeArb: fc.Arbitrary<OveragePrice> = tiersWithFeesArb.map((tiers) => ({
+  model: 'VOLUME',
+  tiers,
+}));
+
+/** Prices whose cost never decreases as units grow (VOLUME can: a higher tier may be cheaper). */
+export const monotonicOveragePriceArb = fc.oneof(perUnitArb, packageArb, graduatedArb, graduatedWithFeesArb);
+
+export const overagePriceArb = fc.oneof(
+  perUnitArb,
+  packageArb,
+  graduatedArb,
+  graduatedWithFeesArb,
+  volumeArb,
+);

@@ -60,6 +60,43 @@ describe('overagePriceOf: the stored price as the billing core reads it', () => 
       },
     ],
     ['GRADUATED without tiers', { overageModel: 'GRADUATED' }, { model: 'GRADUATED', tiers: [] }],
+    [
+      'GRADUATED with fees: a stored fee, no fee (absent or null) stays none',
+      {
+        overageModel: 'GRADUATED',
+        tiers: [
+          { upTo: '5', unitPrice: '7', flatAmount: '10' },
+          { upTo: '10', unitPrice: '6.5', flatAmount: null },
+          { upTo: null, unitPrice: '6' },
+        ],
+      },
+      {
+        model: 'GRADUATED',
+        tiers: [
+          { upTo: '5n', unitPrice: '7', flatAmount: '10' },
+          { upTo: '10n', unitPrice: '6.5' },
+          { upTo: null, unitPrice: '6' },
+        ],
+      },
+    ],
+    [
+      'VOLUME: tiers with fees',
+      {
+        overageModel: 'VOLUME',
+        tiers: [
+          { upTo: '5', unitPrice: '7', flatAmount: '0' },
+          { upTo: null, unitPrice: '6', flatAmount: '2.5' },
+        ],
+      },
+      {
+        model: 'VOLUME',
+        tiers: [
+          { upTo: '5n', unitPrice: '7', flatAmount: '0' },
+          { upTo: null, unitPrice: '6', flatAmount: '2.5' },
+        ],
+      },
+    ],
+    ['VOLUME without tiers', { overageModel: 'VOLUME' }, { model: 'VOLUME', tiers: [] }],
   ])('%s', (_name, extra, price) => {
     expect(plain(overagePriceOf(row('api_calls', extra)))).toEqual(price);
   });
@@ -72,6 +109,21 @@ describe('overagePriceOf: the stored price as the billing core reads it', () => 
       row('tokens', { overageModel: 'GRADUATED', tiers: [{ upTo: '9007199254740993', unitPrice: '1' }] }),
     );
     expect(tiers?.model === 'GRADUATED' && tiers.tiers[0]!.upTo).toBe(9_007_199_254_740_993n);
+  });
+
+  it('decodes fees exactly and prices a stored VOLUME row', () => {
+    const volume = overagePriceOf(
+      row('tokens', {
+        overageModel: 'VOLUME',
+        tiers: [
+          { upTo: '5', unitPrice: '7', flatAmount: '10.0000000000000000000001' },
+          { upTo: null, unitPrice: '6.5', flatAmount: '5' },
+        ],
+      }),
+    );
+    expect(volume?.model === 'VOLUME' && volume.tiers[0]!.flatAmount).toBeInstanceOf(Dec);
+    expect(priceOverageUnits(5n, volume!).toFixed()).toBe('45.0000000000000000000001');
+    expect(priceOverageUnits(6n, volume!).toFixed()).toBe('44');
   });
 });
 

@@ -85,6 +85,68 @@ describe('describeOverageLine: the Stripe invoice line a person reads', () => {
       'USD',
       'API calls: 5,000 over 100,000 included, graduated price (to 1,000 x $0.01, rest x $0.005)',
     ],
+    [
+      'graduated tiers with fees: a fee on each tier reached, none on the others',
+      'Fonts',
+      7n,
+      0n,
+      {
+        model: 'GRADUATED',
+        tiers: [
+          { upTo: 5n, unitPrice: parseAmount('7'), flatAmount: parseAmount('10') },
+          { upTo: 10n, unitPrice: parseAmount('6.5'), flatAmount: parseAmount('5') },
+          { upTo: null, unitPrice: parseAmount('6'), flatAmount: parseAmount('2') },
+        ],
+      },
+      'USD',
+      'Fonts: 7 over 0 included, graduated price (to 5 x $7.00 + $10.00 tier fee, to 10 x $6.50 + $5.00 tier fee, rest x $6.00)',
+    ],
+    [
+      'volume: the tier reached and its fee',
+      'Tokens',
+      1_500n,
+      100_000n,
+      {
+        model: 'VOLUME',
+        tiers: [
+          { upTo: 1_000n, unitPrice: parseAmount('0.01') },
+          { upTo: 10_000n, unitPrice: parseAmount('0.005'), flatAmount: parseAmount('20') },
+          { upTo: null, unitPrice: parseAmount('0.001') },
+        ],
+      },
+      'USD',
+      'Tokens: 1,500 over 100,000 included, volume tier 1,001 to 10,000: 1,500 x $0.005 + $20.00 tier fee',
+    ],
+    [
+      'volume: the first tier, without a fee',
+      'Tokens',
+      1_000n,
+      0n,
+      {
+        model: 'VOLUME',
+        tiers: [
+          { upTo: 1_000n, unitPrice: parseAmount('0.01') },
+          { upTo: null, unitPrice: parseAmount('0.001'), flatAmount: parseAmount('3') },
+        ],
+      },
+      'EUR',
+      'Tokens: 1,000 over 0 included, volume tier 1 to 1,000: 1,000 x 0.01 EUR',
+    ],
+    [
+      'volume: the open last tier',
+      'Tokens',
+      1_001n,
+      0n,
+      {
+        model: 'VOLUME',
+        tiers: [
+          { upTo: 1_000n, unitPrice: parseAmount('0.01') },
+          { upTo: null, unitPrice: parseAmount('0.001'), flatAmount: parseAmount('3') },
+        ],
+      },
+      'EUR',
+      'Tokens: 1,001 over 0 included, volume tier 1,001 and up: 1,001 x 0.001 EUR + 3.00 EUR tier fee',
+    ],
     ['no price (unpriced seats)', 'Seats', 4n, 5n, null, 'USD', 'Seats: 4 over 5 included'],
     [
       'counts past 2^53 exactly',

@@ -12,6 +12,7 @@ import {
 } from '../../../src/core/index.ts';
 import {
   graduatedArb,
+  monotonicOveragePriceArb,
   overagePriceArb,
   packageArb,
   perUnitArb,
@@ -148,7 +149,8 @@ describe('validateOveragePrice rejects definitions a person must fix', () => {
       { model: 'GRADUATED', tiers: [{ upTo: null, unitPrice: p('-1') }] },
       /tiers\[0\]\.unitPrice must not be negative/,
     ],
-    ['unknown model', { model: 'VOLUME' }, /unknown pricing model "VOLUME"/],
+    ['VOLUME without tiers', { model: 'VOLUME' }, /a VOLUME price needs at least one tier/],
+    ['unknown model', { model: 'TIERED' }, /unknown pricing model "TIERED"/],
   ])('%s', (_name, price, message) => {
     expect(() => validateOveragePrice(price as OveragePrice)).toThrow(
       expect.objectContaining({ code: 'INVALID_PRICE' }),
@@ -201,11 +203,18 @@ describe('unitPriceOf', () => {
 });
 
 describe('pricing properties', () => {
-  it('cost never decreases as overage units grow, in every model', () => {
+  it('cost never decreases as overage units grow (PER_UNIT, PACKAGE, GRADUATED with or without fees)', () => {
     fc.assert(
-      fc.property(overagePriceArb, unitsArb, unitsArb, (price, a, b) => {
+      fc.property(monotonicOveragePriceArb, unitsArb, unitsArb, (price, a, b) => {
         const [lo, hi] = a <= b ? [a, b] : [b, a];
         expect(priceOverageUnits(lo, price).lessThanOrEqualTo(priceOverageUnits(hi, price))).toBe(true);
+      }),
+    );
+  });
+
+  it('0 overage units cost nothing in every model, fees included', () => {
+    fc.assert(
+      fc.property(overagePriceArb, (price) => {
         expect(priceOverageUnits(0n, price).isZero()).toBe(true);
       }),
     );

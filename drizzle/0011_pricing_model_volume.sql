@@ -1,0 +1,1 @@
+ALTER TYPE "public"."pricing_model" ADD VALUE 'VOLUME';
