@@ -41,6 +41,11 @@ export function priceOverageUnits(units: bigint, price: OveragePrice): Amount {
   }
 }
 
+/** The tiers of a tiered price (GRADUATED, VOLUME); null for the other models. */
+export function tiersOf(price: OveragePrice | null): PriceTier[] | null {
+  return price?.model === 'GRADUATED' || price?.model === 'VOLUME' ? price.tiers : null;
+}
+
 /** The PER_UNIT unit price (shown on an overage line); null for the other models. */
 export function unitPriceOf(price: OveragePrice): Amount | null {
   return price.model === 'PER_UNIT' ? price.unitPrice : null;

@@ -10,6 +10,7 @@ import {
   type OveragePriceInput,
   type PriceTier,
   parseOveragePrice,
+  tiersOf,
   toMinorUnits,
   validateEntitlement,
 } from '../core/index.ts';
@@ -68,7 +69,7 @@ export function entitlementRowOf(e: EntitlementInput, path: string): Result<NewP
     unitPrice: price?.model === 'PER_UNIT' ? formatAmount(price.unitPrice) : null,
     packageSize: price?.model === 'PACKAGE' ? price.packageSize : null,
     packagePrice: price?.model === 'PACKAGE' ? formatAmount(price.packagePrice) : null,
-    tiers: price?.model === 'GRADUATED' || price?.model === 'VOLUME' ? price.tiers.map(storedTierOf) : null,
+    tiers: tiersOf(price)?.map(storedTierOf) ?? null,
   });
 }
 

@@ -1,6 +1,6 @@
 import { actorOf } from '../audit/audit.ts';
 import { builder } from '../builder.ts';
-import { Dec, overagePriceOf, type PriceTier } from '../core/index.ts';
+import { Dec, overagePriceOf, type PriceTier, tiersOf } from '../core/index.ts';
 import { unauthenticated } from '../errors.ts';
 import { MoneyRef } from '../money-graphql.ts';
 import { unwrap } from '../result.ts';
@@ -62,10 +62,7 @@ export const OveragePriceRef = builder.objectRef<PlanEntitlementRow>('OveragePri
     tiers: t.field({
       type: [PriceTierRef],
       nullable: true,
-      resolve: (e) => {
-        const price = overagePriceOf(e);
-        return price?.model === 'GRADUATED' || price?.model === 'VOLUME' ? price.tiers : null;
-      },
+      resolve: (e) => tiersOf(overagePriceOf(e)),
     }),
   }),
 });

@@ -7,6 +7,7 @@ import {
   parseAmount,
   parseOveragePrice,
   priceOverageUnits,
+  tiersOf,
   unitPriceOf,
   validateOveragePrice,
 } from '../../../src/core/index.ts';
@@ -206,5 +207,15 @@ describe('parseOveragePrice: VOLUME and fees from GraphQL input', () => {
     [{ model: 'VOLUME', tiers: [{ upTo: 2.5, unitPrice: '1' }] }, /tiers\[0\]\.upTo must be a whole number/],
   ])('rejects %j', (input, message) => {
     expect(() => parseOveragePrice(input as Parameters<typeof parseOveragePrice>[0])).toThrow(message);
+  });
+});
+
+describe('tiersOf: the tiers of a tiered price, for storage and display', () => {
+  it('answers GRADUATED and VOLUME tiers, null otherwise', () => {
+    expect(tiersOf({ model: 'VOLUME', tiers: stripeTiers })).toBe(stripeTiers);
+    expect(tiersOf({ model: 'GRADUATED', tiers: stripeTiersWithFees })).toBe(stripeTiersWithFees);
+    expect(tiersOf({ model: 'PER_UNIT', unitPrice: parseAmount('1') })).toBeNull();
+    expect(tiersOf({ model: 'PACKAGE', packageSize: 2n, packagePrice: parseAmount('1') })).toBeNull();
+    expect(tiersOf(null)).toBeNull();
   });
 });
