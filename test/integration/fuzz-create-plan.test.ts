@@ -35,13 +35,27 @@ const price = fc.oneof(
     .tuple(fc.integer({ min: 1, max: 1_000 }), decimal(4, 2))
     .map(([packageSize, packagePrice]) => ({ model: 'PACKAGE', packageSize, packagePrice })),
   fc.uniqueArray(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 0, maxLength: 4 }).chain((ends) =>
-    fc.array(decimal(2, 6), { minLength: ends.length + 1, maxLength: ends.length + 1 }).map((prices) => {
-      const sorted = [...ends].sort((a, b) => a - b);
-      return {
-        model: 'GRADUATED',
-        tiers: prices.map((unitPrice, i) => ({ upTo: sorted[i] ?? null, unitPrice })),
-      };
-    }),
+    fc
+      .tuple(
+        fc.constantFrom('GRADUATED', 'VOLUME'),
+        fc.array(decimal(2, 6), { minLength: ends.length + 1, maxLength: ends.length + 1 }),
+        // A tier's fee: absent, null or an amount.
+        fc.array(fc.option(decimal(3, 4), { nil: undefined }), {
+          minLength: ends.length + 1,
+          maxLength: ends.length + 1,
+        }),
+      )
+      .map(([model, prices, fees]) => {
+        const sorted = [...ends].sort((a, b) => a - b);
+        return {
+          model,
+          tiers: prices.map((unitPrice, i) => ({
+            upTo: sorted[i] ?? null,
+            unitPrice,
+            ...(fees[i] === undefined ? {} : { flatAmount: fees[i] }),
+          })),
+        };
+      }),
   ),
 );
 
@@ -226,6 +240,21 @@ const defect: fc.Arbitrary<Defect> = fc.oneof(
         ],
       },
       { model: 'GRADUATED', tiers: [{ upTo: null, unitPrice: '-1' }] },
+      { model: 'GRADUATED', tiers: [{ upTo: null, unitPrice: '1', flatAmount: '-0.5' }] },
+      { model: 'VOLUME', tiers: [] },
+      { model: 'VOLUME', tiers: [{ upTo: 10, unitPrice: '1' }] },
+      {
+        model: 'VOLUME',
+        tiers: [
+          { upTo: 100, unitPrice: '1' },
+          { upTo: 50, unitPrice: '1' },
+          { upTo: null, unitPrice: '1' },
+        ],
+      },
+      { model: 'VOLUME', tiers: [{ upTo: null, unitPrice: '1', flatAmount: '-1' }] },
+      { model: 'VOLUME', tiers: [{ upTo: null, unitPrice: '1', flatAmount: '1e2' }] },
+      { model: 'PER_UNIT', unitPrice: '1', tiers: [{ upTo: null, unitPrice: '1', flatAmount: '5' }] },
+      { model: 'PACKAGE', packageSize: 5, packagePrice: '1', tiers: [{ unitPrice: '0', flatAmount: '5' }] },
       { model: 'FLAT', unitPrice: '1' },
       { model: 'PER_UNIT', unitPrice: 0.001 },
       { model: 'PER_UNIT', unitPrice: '1e-3' },
