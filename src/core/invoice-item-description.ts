@@ -64,6 +64,8 @@ function volumeText(tiers: readonly PriceTier[], units: bigint, currency: string
   return `volume tier ${range}: ${count(units)} x ${priceText(tier.unitPrice, currency)}${feeText(tier, currency)}`;
 }
 
+/** A fee of 0 charges nothing, so the line does not mention it. */
 function feeText(tier: PriceTier, currency: string): string {
-  return tier.flatAmount ? ` + ${priceText(tier.flatAmount, currency)} tier fee` : '';
+  const fee = tier.flatAmount;
+  return fee && !fee.isZero() ? ` + ${priceText(fee, currency)} tier fee` : '';
 }

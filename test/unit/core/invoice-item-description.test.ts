@@ -133,6 +133,21 @@ describe('describeOverageLine: the Stripe invoice line a person reads', () => {
       'Tokens: 1,000 over 0 included, volume tier 1 to 1,000: 1,000 x 0.01 EUR',
     ],
     [
+      'a fee of 0 is not written',
+      'Tokens',
+      3n,
+      0n,
+      {
+        model: 'GRADUATED',
+        tiers: [
+          { upTo: 1n, unitPrice: parseAmount('1'), flatAmount: parseAmount('0') },
+          { upTo: null, unitPrice: parseAmount('2'), flatAmount: parseAmount('0') },
+        ],
+      },
+      'USD',
+      'Tokens: 3 over 0 included, graduated price (to 1 x $1.00, rest x $2.00)',
+    ],
+    [
       'volume: the open last tier',
       'Tokens',
       1_001n,
