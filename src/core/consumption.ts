@@ -27,16 +27,16 @@ export function decideConsumption(
     return standingDecision(entitlement, used);
   }
   if (aggregation === 'MAX' && quantity <= used) {
-    // The period's maximum stays: the reading fits under any limit the maximum fits under, and
-    // moves nothing, so it is never refused (even by a hard limit lowered below the maximum).
+    // The period's maximum stays: the reading moves nothing, so it is never refused (not even by
+    // a hard limit lowered below the maximum).
     return standingDecision(entitlement, used);
   }
   if (aggregation === 'MAX' || aggregation === 'LATEST') {
-    const after = quantity;
-    if (after >= used) return decideQuota({ entitlement, used, quantity: after - used, ...quota });
+    // The reading becomes the period's value (a MAX reading here raises it).
+    if (quantity >= used) return decideQuota({ entitlement, used, quantity: quantity - used, ...quota });
     // A LATEST reading below the current value lowers usage and cost: only the hard limit applies.
-    const d = decideQuota({ entitlement, used: after, quantity: 0n });
-    return { ...d, usedAfter: d.allowed ? after : used };
+    const d = decideQuota({ entitlement, used: quantity, quantity: 0n });
+    return { ...d, usedAfter: d.allowed ? quantity : used };
   }
   const added = aggregation === 'COUNT' ? 1n : quantity;
   return decideQuota({ entitlement, used, quantity: added, ...quota });

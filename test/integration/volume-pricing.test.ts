@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plans } from '../../src/plans/tables.ts';
 import { closePeriod, invoiceItemsOf, rawOrgId } from '../helpers/billing.ts';
+import { until } from '../helpers/child-billing.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { FAKE_STRIPE_KEY, type FakeStripe, startFakeStripe } from '../helpers/fake-stripe.ts';
 import { codeOf, createTestOrg, unique } from '../helpers/fixtures.ts';
@@ -48,14 +49,6 @@ const GRADUATED_CALLS = {
       { upTo: null, unitPrice: '0.01', flatAmount: '10' },
     ],
   },
-};
-
-const waitFor = async (check: () => Promise<boolean>, ms = 8_000) => {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 };
 
 describe.each(testDatabases())('VOLUME prices and tier flat fees on %s', (kind) => {
@@ -167,10 +160,10 @@ describe.each(testDatabases())('VOLUME prices and tier flat fees on %s', (kind) 
     expect(final.data!.org.overages.closedAt).not.toBeNull();
     expect(final.data!.org.overages.lines).toEqual(expectedLines);
 
-    await waitFor(async () => {
+    await until(async () => {
       const items = await invoiceItemsOf(server, org);
       return items.length === 2 && items.every((i) => i.status === 'SENT');
-    });
+    }, 'both invoice items sent to Stripe');
     const items = await invoiceItemsOf(server, org);
     expect(items.map((i) => [i.metric.key, i.amount.amount, i.amount.amountMinor]).sort()).toEqual([
       ['api_calls', '20.505', 2051],
